@@ -1,0 +1,237 @@
+package breaker
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"go.uber.org/zap"
+)
+
+// Outcomes are reported to gobreaker as errors: nil is a success, errNeutral
+// is excluded (see gobreaker.Settings.IsExcluded), anything else a failure.
+var (
+	errFailure = errors.New("breaker: failure")
+	errNeutral = errors.New("breaker: neutral")
+)
+
+func isNeutral(err error) bool { return err == errNeutral }
+
+func outcomeErr(o Outcome) error {
+	switch o {
+	case Success:
+		return nil
+	case Neutral:
+		return errNeutral
+	}
+	return errFailure
+}
+
+// entry is the breaker of one key: a gobreaker TwoStepCircuitBreaker, plus
+// the escalating open time gobreaker does not have.
+//
+// Lock order: gobreaker's mutex, then mu. gobreaker calls onChange with its
+// mutex held, so nothing here calls gobreaker while holding mu, and the
+// user's hook and the logger run with no lock held (see flush).
+type entry struct {
+	key string
+	r   *Registry
+	cb  *gobreaker.TwoStepCircuitBreaker[struct{}]
+
+	// heldUntil is when the breaker may leave Open, set on every trip. Until
+	// then nothing calls gobreaker, whose own timeout is always OpenTimeout
+	// and whose move to half-open happens when it is called. Nil while not
+	// open.
+	heldUntil atomic.Pointer[time.Time]
+
+	// pending is the number of events not yet taken by flush: a lock-free
+	// check for the hot path.
+	pending atomic.Int32
+
+	mu     sync.Mutex
+	trips  int     // trips since the breaker was last closed
+	events []event // state changes not yet reported
+	firing bool    // a goroutine is reporting events
+}
+
+// event is one state change, recorded under gobreaker's lock and reported
+// after it is released.
+type event struct {
+	from, to State
+	trips    int
+	openFor  time.Duration
+}
+
+func newEntry(key string, r *Registry) *entry {
+	e := &entry{key: key, r: r}
+	e.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:          key,
+		MaxRequests:   1,
+		Interval:      r.s.Window,
+		BucketPeriod:  r.s.Window / windowBuckets,
+		Timeout:       r.s.OpenTimeout,
+		ReadyToTrip:   r.trip,
+		OnStateChange: e.onChange,
+		IsExcluded:    isNeutral,
+	})
+	return e
+}
+
+// held reports whether the breaker is open by its own (escalated) clock.
+func (e *entry) held() bool {
+	u := e.heldUntil.Load()
+	return u != nil && !time.Now().After(*u)
+}
+
+func (e *entry) allow() (func(Outcome), error) {
+	if e.held() {
+		return nil, ErrOpen
+	}
+	gdone, err := e.cb.Allow()
+	e.flush()
+	if err != nil { // gobreaker.ErrOpenState or gobreaker.ErrTooManyRequests
+		return nil, ErrOpen
+	}
+	c := &call{e: e, done: gdone}
+	return c.finish, nil
+}
+
+// call is one allowed request; finish reports its outcome once.
+type call struct {
+	e    *entry
+	done func(error)
+	used atomic.Bool
+}
+
+func (c *call) finish(o Outcome) {
+	if c.used.Swap(true) {
+		return
+	}
+	if c.e.held() {
+		// The request was let through before the breaker opened, so
+		// gobreaker would ignore its outcome; but the call would also let
+		// gobreaker move to half-open after its own OpenTimeout, before the
+		// escalated open time is over.
+		return
+	}
+	c.done(outcomeErr(o))
+	c.e.flush()
+}
+
+func (e *entry) state() State {
+	if e.held() {
+		return Open
+	}
+	s := stateOf(e.cb.State())
+	e.flush()
+	return s
+}
+
+func (e *entry) snapshot() Snapshot {
+	s := Snapshot{Key: e.key, State: e.state(), Counts: countsOf(e.cb.Counts())}
+	e.mu.Lock()
+	s.Trips = e.trips
+	e.mu.Unlock()
+	if s.State == Open {
+		if u := e.heldUntil.Load(); u != nil {
+			s.OpenUntil = *u
+		}
+	}
+	return s
+}
+
+// onChange is gobreaker's OnStateChange. It runs with gobreaker's mutex
+// held: it records the change and leaves reporting it to flush.
+func (e *entry) onChange(_ string, from, to gobreaker.State) {
+	ev := event{from: stateOf(from), to: stateOf(to)}
+	t := time.Now()
+	e.mu.Lock()
+	switch ev.to {
+	case Open:
+		e.trips++
+		ev.openFor = e.r.s.openFor(e.trips)
+		until := t.Add(ev.openFor)
+		e.heldUntil.Store(&until)
+	case Closed:
+		e.trips = 0
+		e.heldUntil.Store(nil)
+	default:
+		e.heldUntil.Store(nil)
+	}
+	ev.trips = e.trips
+	e.events = append(e.events, ev)
+	e.pending.Add(1)
+	e.mu.Unlock()
+}
+
+// flush reports recorded state changes with no lock held. One goroutine at
+// a time reports, in order; one that finds another reporting leaves its
+// events to it. Every path that calls gobreaker calls flush afterwards, so
+// no event is left behind.
+func (e *entry) flush() {
+	if e.pending.Load() == 0 {
+		return
+	}
+	e.mu.Lock()
+	if e.firing {
+		e.mu.Unlock()
+		return
+	}
+	e.firing = true
+	for len(e.events) > 0 {
+		evs := e.events
+		e.events = nil
+		e.pending.Store(0)
+		e.mu.Unlock()
+		for _, ev := range evs {
+			e.report(ev)
+		}
+		e.mu.Lock()
+	}
+	e.firing = false
+	e.mu.Unlock()
+}
+
+func (e *entry) report(ev event) {
+	log := e.r.s.Logger
+	fields := []zap.Field{
+		zap.String("key", e.key),
+		zap.String("from", ev.from.String()),
+		zap.String("state", ev.to.String()),
+		zap.Int("trips", ev.trips),
+	}
+	switch ev.to {
+	case Open:
+		log.Warn("circuit breaker opened", append(fields, zap.Duration("open_for", ev.openFor))...)
+	case HalfOpen:
+		log.Info("circuit breaker half-open, probing", fields...)
+	default:
+		log.Info("circuit breaker closed", fields...)
+	}
+	if h := e.r.s.OnStateChange; h != nil {
+		h(e.key, ev.from, ev.to)
+	}
+}
+
+func stateOf(s gobreaker.State) State {
+	switch s {
+	case gobreaker.StateHalfOpen:
+		return HalfOpen
+	case gobreaker.StateOpen:
+		return Open
+	}
+	return Closed
+}
+
+func countsOf(c gobreaker.Counts) Counts {
+	return Counts{
+		Requests:             c.Requests,
+		Successes:            c.TotalSuccesses,
+		Failures:             c.TotalFailures,
+		Exclusions:           c.TotalExclusions,
+		ConsecutiveSuccesses: c.ConsecutiveSuccesses,
+		ConsecutiveFailures:  c.ConsecutiveFailures,
+	}
+}

@@ -1,0 +1,165 @@
+package breaker
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Defaults used for zero fields of [Settings].
+const (
+	DefaultConsecutiveFailures = 3
+	DefaultMinRequests         = 20
+	DefaultWindow              = 10 * time.Second
+	DefaultOpenTimeout         = 5 * time.Second
+	DefaultMaxOpenTimeout      = 60 * time.Second
+	DefaultMaxBreakers         = 10000
+)
+
+// windowBuckets is the number of buckets of the rolling window: counts age
+// out in steps of Window/windowBuckets.
+const windowBuckets = 10
+
+// Settings configures a [Registry]. The zero value is valid and gives the
+// defaults documented on each field. Settings are validated once, by
+// [NewRegistry].
+type Settings struct {
+	// ConsecutiveFailures trips a closed breaker after this many failures in
+	// a row within Window; Neutral outcomes neither count nor break the run.
+	// If zero, a default of 3 is used.
+	ConsecutiveFailures uint32
+
+	// FailureRatio also trips a closed breaker when, within Window,
+	// failures / (successes + failures) >= FailureRatio and
+	// successes + failures >= MinRequests. Neutral outcomes and requests
+	// still in flight are not counted. It must be in [0, 1]. If zero, the
+	// rule is disabled (the default).
+	FailureRatio float64
+
+	// MinRequests is the number of outcomes a breaker needs in Window before
+	// FailureRatio applies. If zero, a default of 20 is used. It has no
+	// effect when FailureRatio is zero.
+	MinRequests uint32
+
+	// Window is how long a closed breaker remembers outcomes. Counts are
+	// kept in a rolling window of 10 buckets of Window/10 each, so an outcome
+	// ages out between 0.9 and 1 Window after it was reported. An outcome
+	// is filed under the time of its Allow, and one reported after that
+	// time has aged out is ignored: make Window longer than the longest
+	// request. If zero, a default of 10s is used. Negative is invalid.
+	Window time.Duration
+
+	// OpenTimeout is how long a breaker stays open after it trips, before it
+	// lets one probe through. If zero, a default of 5s is used. Negative is
+	// invalid.
+	OpenTimeout time.Duration
+
+	// MaxOpenTimeout caps the open time. Each failed probe reopens the
+	// breaker for twice as long as the time before (OpenTimeout,
+	// 2*OpenTimeout, 4*OpenTimeout, ...) up to MaxOpenTimeout; a successful
+	// probe closes the breaker and starts over at OpenTimeout. If zero, a
+	// default of 60s is used, or OpenTimeout if that is longer. Negative is
+	// invalid, and so is a value less than OpenTimeout.
+	MaxOpenTimeout time.Duration
+
+	// MaxBreakers bounds the number of breakers kept in memory. When a new
+	// key would exceed it, the least recently used breaker is forgotten,
+	// whatever its state. If zero, a default of 10000 is used. Negative is
+	// invalid.
+	MaxBreakers int
+
+	// OnStateChange, if not nil, is called after a breaker changes state,
+	// with no lock of the Registry held: it may call the Registry, including
+	// for the same key. Calls for one key are made one at a time and in the
+	// order of the changes, though not necessarily from the goroutine that
+	// caused the change; calls for different keys may run concurrently. It
+	// must not block or panic: it runs on the caller's dial path.
+	OnStateChange func(key string, from, to State)
+
+	// Logger receives one entry per state change: Warn when a breaker opens,
+	// Info when it becomes half-open or closes, with the fields "key",
+	// "from", "state", "trips" and, when opening, "open_for". If nil, logs
+	// are discarded.
+	Logger *zap.Logger
+}
+
+// Validate reports the first invalid field of s, or nil. Zero fields are
+// valid: they stand for the defaults.
+func (s Settings) Validate() error {
+	_, err := s.effective()
+	return err
+}
+
+// effective returns s with its defaults applied, or the first validation
+// error.
+func (s Settings) effective() (Settings, error) {
+	if math.IsNaN(s.FailureRatio) || s.FailureRatio < 0 || s.FailureRatio > 1 {
+		return s, fmt.Errorf("breaker: Settings.FailureRatio must be in [0, 1], got %v", s.FailureRatio)
+	}
+	if s.Window < 0 {
+		return s, fmt.Errorf("breaker: Settings.Window must not be negative, got %v", s.Window)
+	}
+	if s.OpenTimeout < 0 {
+		return s, fmt.Errorf("breaker: Settings.OpenTimeout must not be negative, got %v", s.OpenTimeout)
+	}
+	if s.MaxOpenTimeout < 0 {
+		return s, fmt.Errorf("breaker: Settings.MaxOpenTimeout must not be negative, got %v", s.MaxOpenTimeout)
+	}
+	if s.MaxBreakers < 0 {
+		return s, fmt.Errorf("breaker: Settings.MaxBreakers must not be negative, got %d", s.MaxBreakers)
+	}
+
+	if s.ConsecutiveFailures == 0 {
+		s.ConsecutiveFailures = DefaultConsecutiveFailures
+	}
+	if s.MinRequests == 0 {
+		s.MinRequests = DefaultMinRequests
+	}
+	if s.Window == 0 {
+		s.Window = DefaultWindow
+	}
+	if s.OpenTimeout == 0 {
+		s.OpenTimeout = DefaultOpenTimeout
+	}
+	if s.MaxOpenTimeout == 0 {
+		s.MaxOpenTimeout = max(DefaultMaxOpenTimeout, s.OpenTimeout)
+	}
+	if s.MaxOpenTimeout < s.OpenTimeout {
+		return s, fmt.Errorf("breaker: Settings.MaxOpenTimeout must be at least OpenTimeout (%v), got %v",
+			s.OpenTimeout, s.MaxOpenTimeout)
+	}
+	if s.MaxBreakers == 0 {
+		s.MaxBreakers = DefaultMaxBreakers
+	}
+	if s.Logger == nil {
+		s.Logger = zap.NewNop()
+	}
+	return s, nil
+}
+
+// openFor returns how long a breaker stays open on its trips-th consecutive
+// trip: OpenTimeout doubled trips-1 times, capped at MaxOpenTimeout.
+func (s *Settings) openFor(trips int) time.Duration {
+	d := s.OpenTimeout
+	for i := 1; i < trips && d < s.MaxOpenTimeout; i++ {
+		if d > s.MaxOpenTimeout/2 {
+			return s.MaxOpenTimeout
+		}
+		d *= 2
+	}
+	return min(d, s.MaxOpenTimeout)
+}
+
+// readyToTrip is gobreaker's ReadyToTrip for these (effective) settings.
+func (s *Settings) readyToTrip(c Counts) bool {
+	if c.ConsecutiveFailures >= s.ConsecutiveFailures {
+		return true
+	}
+	if s.FailureRatio == 0 {
+		return false
+	}
+	n := uint64(c.Successes) + uint64(c.Failures)
+	return n >= uint64(s.MinRequests) && float64(c.Failures) >= s.FailureRatio*float64(n)
+}

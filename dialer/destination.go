@@ -1,0 +1,186 @@
+package dialer
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/dialguard/dialguard/breaker"
+)
+
+// destination is what the dialer remembers about one host:port: which
+// address won last, which stalled, whether it has answered recently, how
+// many dials are in flight, and its retry budget. Destinations live in a
+// bounded LRU (destinations); forgetting one costs only its memory.
+type destination struct {
+	mu sync.Mutex
+
+	winner   netip.AddrPort // last address that connected
+	winnerAt time.Time
+	stalled  map[netip.AddrPort]time.Time // addresses that stalled, and when
+	keys     map[netip.AddrPort]string    // cached breaker keys (ip:port)
+
+	lastSuccess time.Time
+	lastStall   time.Time
+
+	inFlight int
+	wake     chan struct{} // closed to wake admission waiters; nil if none wait
+
+	budget retryBudget
+}
+
+// maxStalledPerDestination bounds the stall memory of one destination.
+const maxStalledPerDestination = 64
+
+// destinations is the bounded set of remembered destinations.
+type destinations struct {
+	cache *lru.Cache[string, *destination]
+}
+
+func newDestinations(size int) (*destinations, error) {
+	c, err := lru.New[string, *destination](size)
+	if err != nil {
+		return nil, err
+	}
+	return &destinations{cache: c}, nil
+}
+
+// get returns key's destination, creating it on first use.
+func (ds *destinations) get(key string) *destination {
+	for {
+		if d, ok := ds.cache.Get(key); ok {
+			return d
+		}
+		fresh := &destination{}
+		if found, _ := ds.cache.ContainsOrAdd(key, fresh); !found {
+			return fresh
+		}
+		// Someone added it between Get and ContainsOrAdd: take theirs.
+	}
+}
+
+// peek returns key's destination if it is remembered.
+func (ds *destinations) peek(key string) (*destination, bool) {
+	return ds.cache.Peek(key)
+}
+
+// addrKey returns the breaker key of a, cached so that the hot path does not
+// format addresses.
+func (dst *destination) addrKey(a netip.AddrPort) string {
+	dst.mu.Lock()
+	defer dst.mu.Unlock()
+	if k, ok := dst.keys[a]; ok {
+		return k
+	}
+	if dst.keys == nil || len(dst.keys) >= maxStalledPerDestination {
+		dst.keys = make(map[netip.AddrPort]string)
+	}
+	k := a.String()
+	dst.keys[a] = k
+	return k
+}
+
+// recordWinner remembers that a connected, so the next dial starts with it.
+func (dst *destination) recordWinner(a netip.AddrPort, now time.Time) {
+	dst.mu.Lock()
+	dst.winner, dst.winnerAt, dst.lastSuccess = a, now, now
+	delete(dst.stalled, a)
+	dst.wakeLocked()
+	dst.mu.Unlock()
+}
+
+// recordStall remembers that a stalled (or lost a race while unanswered
+// past the attempt delay).
+func (dst *destination) recordStall(a netip.AddrPort, now time.Time) {
+	dst.mu.Lock()
+	if dst.stalled == nil || len(dst.stalled) >= maxStalledPerDestination {
+		dst.stalled = make(map[netip.AddrPort]time.Time)
+	}
+	dst.stalled[a] = now
+	dst.lastStall = now
+	if dst.winner == a {
+		dst.winner = netip.AddrPort{}
+	}
+	dst.mu.Unlock()
+}
+
+// memory reports, as of now and within ttl, the last winner (if any) and
+// whether a has stalled.
+func (dst *destination) preferred(now time.Time, ttl time.Duration) (netip.AddrPort, bool) {
+	dst.mu.Lock()
+	defer dst.mu.Unlock()
+	if dst.winner.IsValid() && now.Sub(dst.winnerAt) < ttl {
+		return dst.winner, true
+	}
+	return netip.AddrPort{}, false
+}
+
+func (dst *destination) stalledRecently(a netip.AddrPort, now time.Time, ttl time.Duration) bool {
+	dst.mu.Lock()
+	defer dst.mu.Unlock()
+	at, ok := dst.stalled[a]
+	return ok && now.Sub(at) < ttl
+}
+
+// answering reports whether the destination has connected within ttl and
+// has not stalled since. Such a destination is never throttled.
+func (dst *destination) answeringLocked(now time.Time, ttl time.Duration) bool {
+	return !dst.lastSuccess.IsZero() && now.Sub(dst.lastSuccess) < ttl && !dst.lastStall.After(dst.lastSuccess)
+}
+
+// admit lets the dial in, or makes it wait while the destination is not
+// answering and limit dials are already in flight. It returns when a slot
+// frees, the destination answers, its breaker (in breakers, under key) opens
+// (ErrCircuitOpen), or ctx ends (its error). A nil error must be paired with
+// one call to leave.
+func (dst *destination) admit(ctx context.Context, limit int, ttl time.Duration, breakers *breaker.Registry, key string) error {
+	dst.mu.Lock()
+	for {
+		if limit == 0 || dst.inFlight < limit || dst.answeringLocked(time.Now(), ttl) {
+			dst.inFlight++
+			dst.mu.Unlock()
+			return nil
+		}
+		if breakers != nil && breakers.State(key) == breaker.Open {
+			dst.mu.Unlock()
+			return ErrCircuitOpen
+		}
+		if dst.wake == nil {
+			dst.wake = make(chan struct{})
+		}
+		wake := dst.wake
+		dst.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+		dst.mu.Lock()
+	}
+}
+
+// leave ends an admitted dial.
+func (dst *destination) leave() {
+	dst.mu.Lock()
+	dst.inFlight--
+	dst.wakeLocked()
+	dst.mu.Unlock()
+}
+
+// wakeUp wakes every admission waiter so it looks again (called when the
+// destination's breaker changes state).
+func (dst *destination) wakeUp() {
+	dst.mu.Lock()
+	dst.wakeLocked()
+	dst.mu.Unlock()
+}
+
+func (dst *destination) wakeLocked() {
+	if dst.wake != nil {
+		close(dst.wake)
+		dst.wake = nil
+	}
+}

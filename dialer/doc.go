@@ -1,0 +1,47 @@
+// Package dialer is a drop-in replacement for net.Dialer that never lets a
+// stalled TCP handshake hold its caller.
+//
+// It exists because of an outage: a client dialing "localhost" got ::1
+// first, ::1 never answered the SYN, sockets sat in SYN_SENT and callers
+// piled up behind them until the service died, while 127.0.0.1 worked all
+// along. net.Dialer falls back to the other family after 300 ms on every
+// dial, forever, and without a deadline leaves the kernel's SYN retries (about
+// 127 s on Linux) in charge.
+//
+// A Dialer bounds, races, remembers and refuses:
+//
+//   - Every dial is bounded by the earlier of the context's deadline and
+//     WithTimeout (30 s), retries included; every attempt by
+//     WithAttemptTimeout (1 s). An attempt that reaches it is a stall.
+//   - AAAA and A are resolved concurrently and the addresses raced as RFC
+//     8305 (Happy Eyeballs v2) describes: families interleaved, the next
+//     address started after the Connection Attempt Delay (250 ms) or at once
+//     when the running attempt fails; the first connection wins, the others
+//     are cancelled and late winners closed.
+//   - The address that won is remembered per destination, and addresses
+//     that stalled are tried last, so only the first dial of the incident
+//     pays the attempt delay.
+//   - Failures a retry can fix are retried with exponential backoff and
+//     jitter (github.com/cenkalti/backoff/v4), within the deadline and a
+//     per-destination retry budget.
+//   - Circuit breakers per destination and per address
+//     (github.com/sony/gobreaker, through package breaker) fail callers fast
+//     with ErrCircuitOpen once a destination stalls, and admission control
+//     keeps a destination that is not answering to a few dials in flight, so
+//     a storm of callers does not park a socket each.
+//
+// The pipeline of one dial, each step in its own file:
+//
+//	DialContext            dialer.go    validate (target.go), deadline
+//	  breaker open?        dialer.go    -> ErrCircuitOpen
+//	  admission            destination.go
+//	  rounds, retries      retry.go, budget.go
+//	    resolve            resolve.go   AAAA and A, RFC 8305 section 3
+//	    order              order.go     interleave, memory, section 4
+//	    race               race.go      section 5
+//	      attempt          attempt.go   attempt timeout, net.Dialer
+//	  record outcomes      ledger.go    breakers; log.go, the observer
+//
+// Package dialtest reproduces stalled handshakes on loopback, without root,
+// for this package's tests and for its users'.
+package dialer

@@ -1,0 +1,106 @@
+package dialer
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/dialguard/dialguard/breaker"
+)
+
+// ErrCircuitOpen is the cause of a dial refused because the destination's
+// circuit breaker is open (or half-open with its one probe already out), or
+// because every address of the destination has an open breaker. Test for it
+// with errors.Is; it is the same value as breaker.ErrOpen.
+var ErrCircuitOpen = breaker.ErrOpen
+
+// ErrAttemptTimeout is the cause of an attempt that reached the attempt
+// timeout: a stall. errors.Is(err, ErrAttemptTimeout) tells a stall from
+// other timeouts; net.Error's Timeout reports true for it.
+var ErrAttemptTimeout error = stallError{}
+
+// errNilContext is returned for a nil context, which net.Dialer would panic
+// on.
+var errNilContext = errors.New("nil context")
+
+// stallError is an attempt that reached the attempt timeout.
+type stallError struct{ after time.Duration }
+
+func (e stallError) Error() string {
+	if e.after == 0 {
+		return "handshake unanswered within the attempt timeout (stall)"
+	}
+	return fmt.Sprintf("handshake unanswered after %v (stall)", e.after)
+}
+func (stallError) Timeout() bool        { return true }
+func (stallError) Temporary() bool      { return true }
+func (stallError) Is(target error) bool { _, ok := target.(stallError); return ok }
+
+// AddressesError is the cause of a dial in which more than one address was
+// tried and all failed. It keeps the first failure, as net.Dialer does, and
+// unwraps to it, so errors.Is(err, syscall.ECONNREFUSED) and friends still
+// work.
+type AddressesError struct {
+	// Tried is how many connection attempts were made, retries included.
+	Tried int
+	// FirstAddr is the address whose failure came first.
+	FirstAddr netip.AddrPort
+	// First is the first failure's cause.
+	First error
+}
+
+func (e *AddressesError) Error() string {
+	return fmt.Sprintf("all %d attempts failed; first %v: %v", e.Tried, e.FirstAddr, e.First)
+}
+
+// Unwrap returns the first failure.
+func (e *AddressesError) Unwrap() error { return e.First }
+
+// Timeout reports whether the first failure was a timeout.
+func (e *AddressesError) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.First, &t) && t.Timeout()
+}
+
+// Temporary reports whether the first failure was temporary.
+func (e *AddressesError) Temporary() bool {
+	var t interface{ Temporary() bool }
+	return errors.As(e.First, &t) && t.Temporary()
+}
+
+// destAddr is the net.Addr of a destination as the caller gave it, so that
+// errors name what was asked for even when it is a host name.
+type destAddr struct{ network, address string }
+
+func (a destAddr) Network() string { return a.network }
+func (a destAddr) String() string  { return a.address }
+
+// opError wraps cause the way net.Dialer does: a *net.OpError with Op
+// "dial". A cause that already is a dial *net.OpError is returned as it is.
+func opError(network, address string, cause error) error {
+	var oe *net.OpError
+	if errors.As(cause, &oe) && oe.Op == "dial" && oe == cause {
+		return cause
+	}
+	var addr net.Addr
+	if address != "" {
+		addr = destAddr{network, address}
+	}
+	return &net.OpError{Op: "dial", Net: network, Addr: addr, Err: cause}
+}
+
+// innerCause strips the *net.OpError that net.Dialer wraps around an
+// attempt's failure, so that it can be re-wrapped once with the
+// destination's name.
+func innerCause(err error) error {
+	if oe, ok := err.(*net.OpError); ok && oe.Err != nil {
+		return oe.Err
+	}
+	return err
+}
+
+// errNoAddresses explains a round in which no attempt produced an error of
+// its own (every attempt was cut short).
+var errNoAddresses = &net.AddrError{Err: "no suitable address found"}

@@ -1,0 +1,159 @@
+package dialer
+
+import (
+	"net/netip"
+
+	"github.com/dialguard/dialguard/breaker"
+)
+
+// ledger records one dial's outcomes into the breakers, following one rule
+// set:
+//
+//   - A stall is charged at once, to its address and (once per round) to the
+//     destination: it is expensive evidence, it parks a socket for the whole
+//     attempt timeout, and a storm must trip the breaker while it is still
+//     arriving.
+//   - A refusal is held until the dial ends. If the dial connects to that
+//     address (or the destination) after all, nothing is charged: a server
+//     that refuses for a moment while it restarts is reached by the
+//     retries, not cut off by its own refusals. If the dial fails, each
+//     refusing address and the destination are charged one failure.
+//   - A connection is a success for its address and the destination.
+//   - Cancellation by the caller, a deadline that cut an attempt short,
+//     and losing a race within the attempt delay are neutral. Losing a race
+//     after waiting past the attempt delay counts against the address (it is
+//     the incident's stalled ::1) but not against the destination, which
+//     answered.
+//
+// Each breaker ticket (Allow) records exactly one outcome, so a ticket spent
+// on a stall is taken again for the next round, and a retry whose breaker
+// has opened meanwhile is not made. A ledger is used by one goroutine: the
+// dial's.
+type ledger struct {
+	dests, addrs *breaker.Registry // nil when breakers are off
+	key          string
+	dst          *destination
+
+	destDone    func(breaker.Outcome) // the destination's ticket, if held
+	destRefused bool                  // a refusal awaits the dial's end
+	roundStall  bool                  // this round already charged a stall
+
+	entries []addrEntry
+	buf     [4]addrEntry
+}
+
+// addrEntry is one address's ticket and pending refusal within the dial.
+type addrEntry struct {
+	addr    netip.AddrPort
+	done    func(breaker.Outcome)
+	refused bool
+}
+
+func (l *ledger) init(dests, addrs *breaker.Registry, key string, dst *destination) {
+	l.dests, l.addrs, l.key, l.dst = dests, addrs, key, dst
+	l.entries = l.buf[:0]
+}
+
+// openDest takes a destination ticket if none is held. It fails with
+// ErrCircuitOpen when the breaker is open or its half-open probe is out.
+func (l *ledger) openDest() error {
+	if l.dests == nil || l.destDone != nil {
+		return nil
+	}
+	done, err := l.dests.Allow(l.key)
+	if err != nil {
+		return ErrCircuitOpen
+	}
+	l.destDone = done
+	return nil
+}
+
+// startRound resets the per-round state.
+func (l *ledger) startRound() { l.roundStall = false }
+
+// addrOpen reports whether a's breaker is open, without taking a ticket.
+func (l *ledger) addrOpen(a netip.AddrPort) bool {
+	return l.addrs != nil && l.addrs.State(l.dst.addrKey(a)) == breaker.Open
+}
+
+// admitAddr takes (or reuses) a's ticket; false means a must be skipped.
+func (l *ledger) admitAddr(a netip.AddrPort) bool {
+	if l.addrs == nil {
+		return true
+	}
+	e := l.entry(a)
+	if e.done != nil {
+		return true
+	}
+	done, err := l.addrs.Allow(l.dst.addrKey(a))
+	if err != nil {
+		return false
+	}
+	e.done = done
+	return true
+}
+
+func (l *ledger) entry(a netip.AddrPort) *addrEntry {
+	for i := range l.entries {
+		if l.entries[i].addr == a {
+			return &l.entries[i]
+		}
+	}
+	l.entries = append(l.entries, addrEntry{addr: a})
+	return &l.entries[len(l.entries)-1]
+}
+
+// attempted records one finished attempt.
+func (l *ledger) attempted(r *attemptResult) {
+	if l.addrs == nil && l.dests == nil {
+		return
+	}
+	e := l.entry(r.addr)
+	switch r.outcome {
+	case Connected:
+		e.spend(breaker.Success)
+		e.refused = false
+	case Stalled:
+		e.spend(breaker.Failure)
+		if !l.roundStall && l.destDone != nil {
+			l.roundStall = true
+			l.destDone(breaker.Failure)
+			l.destDone = nil
+		}
+	case LostSlow:
+		e.spend(breaker.Failure)
+	case Failed:
+		e.refused = true
+		l.destRefused = true
+	}
+}
+
+func (e *addrEntry) spend(o breaker.Outcome) {
+	if e.done != nil {
+		e.done(o)
+		e.done = nil
+	}
+}
+
+// finish settles every ticket still held when the dial ends.
+func (l *ledger) finish(connected bool) {
+	for i := range l.entries {
+		e := &l.entries[i]
+		if e.refused && !connected {
+			e.spend(breaker.Failure)
+		} else {
+			e.spend(breaker.Neutral)
+		}
+	}
+	if l.destDone != nil {
+		switch {
+		case connected:
+			l.destDone(breaker.Success)
+		case l.destRefused:
+			l.destDone(breaker.Failure)
+		default:
+			l.destDone(breaker.Neutral)
+		}
+		l.destDone = nil
+	}
+}

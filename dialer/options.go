@@ -1,0 +1,391 @@
+package dialer
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"go.uber.org/zap"
+
+	"github.com/dialguard/dialguard/breaker"
+)
+
+// Defaults. The delays come from RFC 8305 (Happy Eyeballs Version 2); the
+// whole-dial timeout matches http.DefaultTransport.
+const (
+	// DefaultTimeout bounds a whole dial, retries included, when the context
+	// carries no earlier deadline (http.DefaultTransport uses 30 s).
+	DefaultTimeout = 30 * time.Second
+
+	// DefaultAttemptTimeout bounds one handshake to one address. An attempt
+	// that reaches it is a stall. One second is Linux's initial SYN
+	// retransmission timeout: a handshake still unanswered by then has lost
+	// its first SYN or is talking to a host that drops SYNs, and the race
+	// (other addresses) and the retries do better than the kernel's
+	// retransmissions.
+	DefaultAttemptTimeout = time.Second
+
+	// DefaultAttemptDelay is RFC 8305's recommended Connection Attempt Delay
+	// (section 5): the next address is tried when the running attempt has
+	// not answered within it.
+	DefaultAttemptDelay = 250 * time.Millisecond
+
+	// MinAttemptDelay is RFC 8305's lower bound on the Connection Attempt
+	// Delay (section 5).
+	MinAttemptDelay = 10 * time.Millisecond
+
+	// DefaultResolutionDelay is RFC 8305's Resolution Delay (section 3): how
+	// long to wait for the AAAA answer once the A answer is in.
+	DefaultResolutionDelay = 50 * time.Millisecond
+
+	// DefaultMemoryTTL is how long a destination's last winning address and
+	// its stalled addresses are remembered. After it, a recovered address
+	// gets another chance.
+	DefaultMemoryTTL = time.Minute
+
+	// DefaultMemorySize bounds how many destinations are remembered; the
+	// least recently dialled are forgotten first.
+	DefaultMemorySize = 4096
+
+	// DefaultMaxAddresses caps how many resolved addresses are raced in one
+	// dial, so a name answering with hundreds of addresses cannot multiply
+	// the connection attempts.
+	DefaultMaxAddresses = 10
+
+	// DefaultAdmissionLimit is how many dials may be in flight at once to a
+	// destination that has no recent success or whose attempts stall.
+	DefaultAdmissionLimit = 4
+
+	// DefaultMaxRetries is how many times a failed dial is retried (after
+	// the first try) when the failure is one a retry can fix.
+	DefaultMaxRetries = 3
+
+	// DefaultRetryRatio and DefaultRetryFloor form the retry budget of a
+	// destination: over the last RetryBudgetWindow, retries may be at most
+	// DefaultRetryRatio of the dials plus DefaultRetryFloor.
+	DefaultRetryRatio = 0.2
+	DefaultRetryFloor = 10
+
+	// RetryBudgetWindow is the period over which the retry budget counts
+	// dials and retries.
+	RetryBudgetWindow = 10 * time.Second
+)
+
+// Backoff defaults, sized for connection setup rather than for requests: the
+// first wait is tens of milliseconds, the waits double with ±50 % jitter and
+// are capped at two seconds.
+const (
+	DefaultBackoffInitial    = 50 * time.Millisecond
+	DefaultBackoffMultiplier = 2.0
+	DefaultBackoffJitter     = 0.5
+	DefaultBackoffMax        = 2 * time.Second
+)
+
+// Option configures a Dialer. Options are applied by New in order and
+// validated there, so a Dialer that New returned never fails on its
+// configuration.
+type Option func(*config) error
+
+// config holds every setting of a Dialer, with the defaults set in one place
+// (defaultConfig).
+type config struct {
+	resolver        Resolver
+	logger          *zap.Logger
+	netDialer       net.Dialer
+	timeout         time.Duration
+	attemptTimeout  time.Duration
+	attemptDelay    time.Duration
+	resolutionDelay time.Duration
+	memoryTTL       time.Duration
+	memorySize      int
+	maxAddresses    int
+
+	breakerOn       bool
+	breakerSettings breaker.Settings
+	admissionLimit  int
+
+	maxRetries int
+	newBackOff func() backoff.BackOff
+	retryRatio float64
+	retryFloor int
+	onAttempt  func(AttemptInfo)
+}
+
+func defaultConfig() config {
+	return config{
+		resolver:        net.DefaultResolver,
+		logger:          zap.NewNop(),
+		timeout:         DefaultTimeout,
+		attemptTimeout:  DefaultAttemptTimeout,
+		attemptDelay:    DefaultAttemptDelay,
+		resolutionDelay: DefaultResolutionDelay,
+		memoryTTL:       DefaultMemoryTTL,
+		memorySize:      DefaultMemorySize,
+		maxAddresses:    DefaultMaxAddresses,
+		breakerOn:       true,
+		admissionLimit:  DefaultAdmissionLimit,
+		maxRetries:      DefaultMaxRetries,
+		newBackOff:      defaultBackOff,
+		retryRatio:      DefaultRetryRatio,
+		retryFloor:      DefaultRetryFloor,
+	}
+}
+
+// defaultBackOff is the retry schedule used unless WithBackoff replaces it.
+func defaultBackOff() backoff.BackOff {
+	b := &backoff.ExponentialBackOff{
+		InitialInterval:     DefaultBackoffInitial,
+		RandomizationFactor: DefaultBackoffJitter,
+		Multiplier:          DefaultBackoffMultiplier,
+		MaxInterval:         DefaultBackoffMax,
+		// The dial's deadline, not the schedule, ends the retries.
+		MaxElapsedTime: 0,
+		Stop:           backoff.Stop,
+		Clock:          backoff.SystemClock,
+	}
+	b.Reset()
+	return b
+}
+
+// optionError names the option that was given a bad value.
+func optionError(option, format string, args ...any) error {
+	return fmt.Errorf("dialguard: %s: %s", option, fmt.Sprintf(format, args...))
+}
+
+// WithResolver sets the resolver used for host names. The default is
+// net.DefaultResolver. A nil resolver is an error.
+func WithResolver(r Resolver) Option {
+	return func(c *config) error {
+		if r == nil {
+			return optionError("WithResolver", "nil resolver")
+		}
+		c.resolver = r
+		return nil
+	}
+}
+
+// WithLogger sets the logger. The default logs nothing (zap.NewNop). The
+// dialer names it "dialguard". Attempts are logged at Debug, breaker state
+// changes at Info (closing) and Warn (opening). A nil logger is an error.
+func WithLogger(l *zap.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return optionError("WithLogger", "nil logger (use zap.NewNop() to log nothing)")
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithTimeout bounds a whole dial, resolution, race and retries included,
+// when the context has no earlier deadline. The default is DefaultTimeout
+// (30 s). It must be positive: a dial without a bound is what this package
+// exists to prevent.
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return optionError("WithTimeout", "must be positive, got %v", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithAttemptTimeout bounds one handshake to one address; an attempt that
+// reaches it is a stall and counts against the address and the destination.
+// The default is DefaultAttemptTimeout (1 s). It must be positive.
+func WithAttemptTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return optionError("WithAttemptTimeout", "must be positive, got %v", d)
+		}
+		c.attemptTimeout = d
+		return nil
+	}
+}
+
+// WithAttemptDelay sets RFC 8305's Connection Attempt Delay: how long an
+// attempt may go unanswered before the next address is tried alongside it.
+// The default is DefaultAttemptDelay (250 ms); values below MinAttemptDelay
+// (10 ms) are an error, as the RFC sets that floor.
+func WithAttemptDelay(d time.Duration) Option {
+	return func(c *config) error {
+		if d < MinAttemptDelay {
+			return optionError("WithAttemptDelay", "must be at least %v (RFC 8305 section 5), got %v", MinAttemptDelay, d)
+		}
+		c.attemptDelay = d
+		return nil
+	}
+}
+
+// WithResolutionDelay sets RFC 8305's Resolution Delay: how long to wait for
+// the AAAA answer when the A answer came first. The default is
+// DefaultResolutionDelay (50 ms). Zero starts at once with the IPv4
+// addresses; negative is an error.
+func WithResolutionDelay(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return optionError("WithResolutionDelay", "must not be negative, got %v", d)
+		}
+		c.resolutionDelay = d
+		return nil
+	}
+}
+
+// WithNetDialer sets the net.Dialer that makes each connection attempt, for
+// its LocalAddr, KeepAlive, KeepAliveConfig, Control and ControlContext. The
+// dialer is copied. Its Timeout, Deadline, FallbackDelay, DualStack and
+// Resolver are not used: dialguard owns deadlines, the race and resolution,
+// and a non-zero Timeout or Deadline is reported as an error so that nobody
+// believes it applies. A nil dialer is an error.
+func WithNetDialer(nd *net.Dialer) Option {
+	return func(c *config) error {
+		if nd == nil {
+			return optionError("WithNetDialer", "nil *net.Dialer")
+		}
+		if nd.Timeout != 0 || !nd.Deadline.IsZero() {
+			return optionError("WithNetDialer", "Timeout and Deadline are not used; set WithTimeout and WithAttemptTimeout instead")
+		}
+		c.netDialer = *nd
+		c.netDialer.Resolver = nil
+		c.netDialer.FallbackDelay = 0
+		return nil
+	}
+}
+
+// WithStallMemory sets how long (ttl) and for how many destinations (size)
+// the dialer remembers which address won and which stalled. The defaults are
+// DefaultMemoryTTL (1 min) and DefaultMemorySize (4096). Both must be
+// positive.
+func WithStallMemory(ttl time.Duration, size int) Option {
+	return func(c *config) error {
+		if ttl <= 0 {
+			return optionError("WithStallMemory", "ttl must be positive, got %v", ttl)
+		}
+		if size <= 0 {
+			return optionError("WithStallMemory", "size must be positive, got %d", size)
+		}
+		c.memoryTTL, c.memorySize = ttl, size
+		return nil
+	}
+}
+
+// WithMaxAddresses caps how many resolved addresses one dial races. The
+// default is DefaultMaxAddresses (10). It must be positive.
+func WithMaxAddresses(n int) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return optionError("WithMaxAddresses", "must be positive, got %d", n)
+		}
+		c.maxAddresses = n
+		return nil
+	}
+}
+
+// WithBreaker sets the circuit breakers' settings. Breakers are on by
+// default with breaker.Settings{} (whose zero values mean the documented
+// defaults); the settings are used for both the per-destination and the
+// per-address breakers. Invalid settings are an error.
+func WithBreaker(s breaker.Settings) Option {
+	return func(c *config) error {
+		if err := s.Validate(); err != nil {
+			return optionError("WithBreaker", "%v", err)
+		}
+		c.breakerOn = true
+		c.breakerSettings = s
+		return nil
+	}
+}
+
+// WithoutBreaker turns the circuit breakers off: no destination or address
+// is ever failed fast. Stall memory and admission still work.
+func WithoutBreaker() Option {
+	return func(c *config) error {
+		c.breakerOn = false
+		return nil
+	}
+}
+
+// WithAdmissionLimit sets how many dials may be in flight at once to a
+// destination that has had no success within the stall memory's ttl, or
+// whose attempts have stalled since its last success. Further callers wait
+// (until their context ends, a slot frees, the destination answers, or its
+// breaker opens, which fails them with ErrCircuitOpen). A destination that
+// answers is never throttled. The default is DefaultAdmissionLimit (4); zero
+// turns admission control off; negative is an error.
+func WithAdmissionLimit(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return optionError("WithAdmissionLimit", "must not be negative, got %d", n)
+		}
+		c.admissionLimit = n
+		return nil
+	}
+}
+
+// WithMaxRetries sets how many times a dial is retried after a failure a
+// retry can fix (refused, reset, unreachable, stall, temporary DNS failure).
+// The default is DefaultMaxRetries (3); zero disables retries; negative is an
+// error. Retries never outlast the dial's deadline and are limited by the
+// destination's retry budget (see WithRetryBudget).
+func WithMaxRetries(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return optionError("WithMaxRetries", "must not be negative, got %d", n)
+		}
+		c.maxRetries = n
+		return nil
+	}
+}
+
+// WithBackoff sets the retry schedule: newBackOff is called once per dial
+// that retries, and the schedule's NextBackOff gives each wait (backoff.Stop
+// ends the retries). The default is exponential with jitter: 50 ms initial,
+// doubling, ±50 %, capped at 2 s. A nil function is an error.
+func WithBackoff(newBackOff func() backoff.BackOff) Option {
+	return func(c *config) error {
+		if newBackOff == nil {
+			return optionError("WithBackoff", "nil function")
+		}
+		c.newBackOff = newBackOff
+		return nil
+	}
+}
+
+// WithRetryBudget sets the retry budget of each destination: over the last
+// RetryBudgetWindow (10 s), retries may be at most ratio times the number of
+// dials plus floor. The defaults are DefaultRetryRatio (0.2) and
+// DefaultRetryFloor (10): a dead destination under load sees at most 1.2
+// attempts per dial instead of 1+MaxRetries. ratio must be in [0, 1] and
+// floor must not be negative.
+func WithRetryBudget(ratio float64, floor int) Option {
+	return func(c *config) error {
+		if !(ratio >= 0 && ratio <= 1) {
+			return optionError("WithRetryBudget", "ratio must be in [0, 1], got %v", ratio)
+		}
+		if floor < 0 {
+			return optionError("WithRetryBudget", "floor must not be negative, got %d", floor)
+		}
+		c.retryRatio, c.retryFloor = ratio, floor
+		return nil
+	}
+}
+
+// WithAttemptObserver registers a function called once for every finished
+// connection attempt, from the goroutine that made it, with what happened.
+// It is how tracers and metrics see the race. It must not block. A nil
+// function is an error.
+func WithAttemptObserver(fn func(AttemptInfo)) Option {
+	return func(c *config) error {
+		if fn == nil {
+			return optionError("WithAttemptObserver", "nil function")
+		}
+		c.onAttempt = fn
+		return nil
+	}
+}
+
+// errNilOption is returned by New for a nil Option.
+var errNilOption = errors.New("dialguard: nil Option")

@@ -1,0 +1,110 @@
+package dialer
+
+import (
+	"net/netip"
+	"time"
+)
+
+// order turns resolved addresses into the race's schedule (RFC 8305
+// section 4): families interleaved, starting with the family of the first
+// answer and taking one address of it (First Address Family Count 1); then
+// the address that won last time moves to the front and addresses that
+// stalled recently move to the back, so the incident's stalled ::1 is not
+// paid for again; then the list is capped at MaxAddresses.
+func (d *Dialer) order(addrs []netip.Addr, port uint16, dst *destination, now time.Time) []netip.AddrPort {
+	if len(addrs) == 1 { // the common case, kept free of extra work
+		return []netip.AddrPort{netip.AddrPortFrom(addrs[0], port)}
+	}
+	out := make([]netip.AddrPort, 0, len(addrs))
+	out = interleave(out, addrs, port)
+	out = d.applyMemory(out, dst, now)
+	if len(out) > d.cfg.maxAddresses {
+		out = out[:d.cfg.maxAddresses]
+	}
+	return out
+}
+
+// interleave appends addrs to out alternating families, starting with the
+// family of addrs[0], dropping duplicates.
+func interleave(out []netip.AddrPort, addrs []netip.Addr, port uint16) []netip.AddrPort {
+	var first, second []netip.Addr
+	for _, a := range addrs {
+		if a.Is4() == addrs[0].Is4() {
+			first = append(first, a)
+		} else {
+			second = append(second, a)
+		}
+	}
+	seen := make(map[netip.Addr]struct{}, len(addrs))
+	add := func(a netip.Addr) {
+		if _, dup := seen[a]; !dup {
+			seen[a] = struct{}{}
+			out = append(out, netip.AddrPortFrom(a, port))
+		}
+	}
+	for i := 0; i < len(first) || i < len(second); i++ {
+		if i < len(first) {
+			add(first[i])
+		}
+		if i < len(second) {
+			add(second[i])
+		}
+	}
+	return out
+}
+
+// applyMemory moves the last winner to the front and recently stalled
+// addresses to the back, keeping the order otherwise.
+func (d *Dialer) applyMemory(list []netip.AddrPort, dst *destination, now time.Time) []netip.AddrPort {
+	ttl := d.cfg.memoryTTL
+	if w, ok := dst.preferred(now, ttl); ok {
+		for i, a := range list {
+			if a == w {
+				copy(list[1:i+1], list[:i])
+				list[0] = w
+				break
+			}
+		}
+	}
+	healthy := list[:0:0]
+	var stalled []netip.AddrPort
+	for _, a := range list {
+		if dst.stalledRecently(a, now, ttl) {
+			stalled = append(stalled, a)
+		} else {
+			healthy = append(healthy, a)
+		}
+	}
+	if len(stalled) == 0 {
+		return list
+	}
+	return append(healthy, stalled...)
+}
+
+// mergeLate adds the family that answered after the race began (RFC 8305
+// section 3) to the addresses not yet tried, alternating with them and
+// starting with the newcomers, since the race so far used the other family.
+func (d *Dialer) mergeLate(pending []netip.AddrPort, late []netip.Addr, port uint16, dst *destination, now time.Time) []netip.AddrPort {
+	out := make([]netip.AddrPort, 0, len(pending)+len(late))
+	seen := make(map[netip.AddrPort]struct{}, len(pending))
+	for _, a := range pending {
+		seen[a] = struct{}{}
+	}
+	for i := 0; i < len(late) || i < len(pending); i++ {
+		if i < len(late) {
+			if ap := netip.AddrPortFrom(late[i], port); !contains(seen, ap) {
+				seen[ap] = struct{}{}
+				out = append(out, ap)
+			}
+		}
+		if i < len(pending) {
+			out = append(out, pending[i])
+		}
+	}
+	return d.applyMemory(out, dst, now)
+}
+
+func contains(set map[netip.AddrPort]struct{}, a netip.AddrPort) bool {
+	_, ok := set[a]
+	return ok
+}

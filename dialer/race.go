@@ -1,0 +1,152 @@
+package dialer
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// race runs RFC 8305 section 5 over the ordered candidates: one attempt at a
+// time, the next one started when the running attempt has not answered
+// within the attempt delay, or at once when it fails. The first connection
+// wins; the others are cancelled, and any that connects anyway is closed.
+// race returns only after every attempt it started has finished, so no
+// goroutine or socket outlives it.
+//
+// It runs in the dialing goroutine; the ledger, the memory and the
+// observer are called from here only.
+type race struct {
+	d       *Dialer
+	t       *target
+	dst     *destination
+	led     *ledger
+	try     int
+	started time.Time // the dial's start, for AttemptInfo
+
+	pending  []netip.AddrPort // not yet tried, in order
+	late     <-chan lookup    // a family that has not answered yet
+	launched int
+
+	tried    int
+	firstErr error
+	firstAt  netip.AddrPort
+	stalled  bool // an attempt stalled in this round
+}
+
+// run races and returns the winning connection, or the error that explains
+// the failure.
+func (r *race) run(ctx context.Context) (net.Conn, error) {
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	results := make(chan attemptResult)
+	running := 0
+	delay := time.NewTimer(time.Hour)
+	delay.Stop()
+	defer delay.Stop()
+
+	startNext := func() {
+		for len(r.pending) > 0 && r.launched < r.d.cfg.maxAddresses {
+			a := r.pending[0]
+			r.pending = r.pending[1:]
+			if !r.led.admitAddr(a) {
+				r.observe(&attemptResult{addr: a, start: time.Now(), outcome: Skipped, err: ErrCircuitOpen})
+				continue
+			}
+			r.launched++
+			running++
+			go func() { results <- r.d.attempt(rctx, r.t.network, a) }()
+			delay.Reset(r.d.cfg.attemptDelay)
+			return
+		}
+	}
+	drain := func() {
+		for ; running > 0; running-- {
+			res := <-results
+			if res.conn != nil {
+				res.conn.Close() // a late winner: the race is over
+			}
+			r.settle(&res)
+		}
+	}
+
+	startNext()
+	for {
+		if running == 0 && (len(r.pending) == 0 || r.launched >= r.d.cfg.maxAddresses) && r.late == nil {
+			return nil, r.failure()
+		}
+		select {
+		case res := <-results:
+			running--
+			if res.conn != nil {
+				cancel(errLostRace)
+				r.settle(&res)
+				drain()
+				return res.conn, nil
+			}
+			r.settle(&res)
+			startNext() // a failure starts the next attempt at once
+		case <-delay.C:
+			startNext()
+		case l := <-r.late:
+			r.late = nil
+			if len(l.addrs) > 0 {
+				r.pending = r.d.mergeLate(r.pending, l.addrs, r.t.port, r.dst, time.Now())
+				if running == 0 {
+					startNext()
+				}
+			}
+		case <-ctx.Done():
+			cancel(context.Cause(ctx))
+			drain()
+			return nil, context.Cause(ctx)
+		}
+	}
+}
+
+// settle books one finished attempt: first error, memory, breakers, log.
+func (r *race) settle(res *attemptResult) {
+	switch res.outcome {
+	case Failed, Stalled:
+		if r.firstErr == nil {
+			r.firstErr, r.firstAt = innerCause(res.err), res.addr
+		}
+		r.stalled = r.stalled || res.outcome == Stalled
+	}
+	if res.outcome != Skipped {
+		r.tried++
+	}
+	switch res.outcome {
+	case Connected:
+		r.dst.recordWinner(res.addr, time.Now())
+	case Stalled, LostSlow:
+		r.dst.recordStall(res.addr, time.Now())
+	}
+	r.led.attempted(res)
+	r.observe(res)
+}
+
+// observe logs the attempt at Debug and hands it to the observer.
+func (r *race) observe(res *attemptResult) {
+	r.d.logAttempt(r.t.key, r.try, res)
+	if fn := r.d.cfg.onAttempt; fn != nil {
+		fn(AttemptInfo{
+			Destination: r.t.key, Address: res.addr, Try: r.try,
+			DialStart: r.started, Start: res.start, Elapsed: res.elapsed,
+			Outcome: res.outcome, Err: res.err,
+		})
+	}
+}
+
+// failure explains a race in which nothing connected.
+func (r *race) failure() error {
+	switch {
+	case r.firstErr == nil && r.tried == 0:
+		return ErrCircuitOpen // every address was skipped by its breaker
+	case r.firstErr == nil:
+		return errNoAddresses
+	case r.tried == 1:
+		return r.firstErr
+	}
+	return &AddressesError{Tried: r.tried, FirstAddr: r.firstAt, First: r.firstErr}
+}

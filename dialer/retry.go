@@ -1,0 +1,83 @@
+package dialer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+)
+
+// nextRound decides whether a failed round is retried, and waits for the
+// retry. It returns nil to go on, or the error that ends the dial. Retries
+// are made only for failures a retry can fix (retryable), within
+// WithMaxRetries, within the destination's retry budget, and never when the
+// wait would cross the dial's deadline: then the round's own error is
+// returned at once rather than a deadline error after a pointless sleep.
+func (d *Dialer) nextRound(ctx context.Context, t *target, dst *destination, led *ledger, try int, cause error, schedule *backoff.BackOff) error {
+	if ctx.Err() != nil || try > d.cfg.maxRetries || !retryable(cause) {
+		return cause
+	}
+	if *schedule == nil {
+		*schedule = d.cfg.newBackOff()
+	}
+	wait := (*schedule).NextBackOff()
+	if wait == backoff.Stop {
+		return cause
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
+		return cause
+	}
+	if !dst.spendRetry(time.Now(), d.cfg.retryRatio, d.cfg.retryFloor) {
+		return cause
+	}
+	d.logRetry(t.key, try+1, wait, cause)
+	timer := time.NewTimer(wait)
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+		timer.Stop()
+		return context.Cause(ctx)
+	}
+	// A retry that would go to an open breaker is not made.
+	if err := led.openDest(); err != nil {
+		return fmt.Errorf("%w; retry not made, last failure: %w", ErrCircuitOpen, cause)
+	}
+	return nil
+}
+
+// retryable reports whether a retry can fix the failure: a refusal, reset,
+// unreachable network or host, a stall, or a temporary DNS failure. It is
+// false for bad addresses, names that do not exist, the caller's
+// cancellation and open breakers.
+func retryable(err error) bool {
+	if errors.Is(err, ErrCircuitOpen) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if errors.Is(err, ErrAttemptTimeout) {
+		return true
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return !dnsErr.IsNotFound && (dnsErr.IsTemporary || dnsErr.IsTimeout)
+	}
+	for _, errno := range retryableErrnos {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
+}
+
+var retryableErrnos = []error{
+	syscall.ECONNREFUSED,
+	syscall.ECONNRESET,
+	syscall.ECONNABORTED,
+	syscall.ENETUNREACH,
+	syscall.EHOSTUNREACH,
+	syscall.ETIMEDOUT,
+	syscall.EADDRNOTAVAIL, // local ports exhausted for a moment
+}

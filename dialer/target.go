@@ -1,0 +1,149 @@
+package dialer
+
+import (
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// family selects which address families a network may use.
+type family uint8
+
+const (
+	familyAny family = iota // "tcp"
+	family4                 // "tcp4"
+	family6                 // "tcp6"
+)
+
+// target is a validated dial request: what the caller asked for, checked
+// before any I/O.
+type target struct {
+	network string // as given: "tcp", "tcp4", "tcp6"
+	family  family
+	host    string     // host name, or the literal as given
+	ip      netip.Addr // valid when host is an IP literal
+	port    uint16
+	key     string // the destination: host:port as asked, host lower-cased
+}
+
+// parseTarget validates a tcp dial request. Errors are the standard
+// library's types (*net.AddrError, net.UnknownNetworkError) so callers
+// branching on them keep working.
+func parseTarget(network, address string) (target, error) {
+	t := target{network: network}
+	switch network {
+	case "tcp":
+		t.family = familyAny
+	case "tcp4":
+		t.family = family4
+	case "tcp6":
+		t.family = family6
+	default:
+		return t, net.UnknownNetworkError(network)
+	}
+	if address == "" {
+		return t, &net.AddrError{Err: "missing address", Addr: address}
+	}
+	host, portText, err := net.SplitHostPort(address)
+	if err != nil {
+		return t, err // already a *net.AddrError naming the problem
+	}
+	port, err := parsePort(portText, address)
+	if err != nil {
+		return t, err
+	}
+	t.port = port
+	if host == "" {
+		return t, &net.AddrError{Err: "missing host in address", Addr: address}
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		ip = ip.Unmap()
+		if (t.family == family4 && !ip.Is4()) || (t.family == family6 && !ip.Is6()) {
+			return t, &net.AddrError{Err: "address family does not match network " + network, Addr: host}
+		}
+		t.ip, t.host = ip, host
+		t.key = address
+		return t, nil
+	}
+	if !validHostName(host) {
+		return t, &net.AddrError{Err: "invalid host name", Addr: host}
+	}
+	t.host = strings.ToLower(host)
+	t.key = net.JoinHostPort(t.host, portText)
+	return t, nil
+}
+
+// parsePort accepts only decimal ports 1-65535. Service names are rejected:
+// a name that needs a lookup is a surprise inside a dialer that bounds
+// everything, and port 0 cannot be dialled.
+func parsePort(text, address string) (uint16, error) {
+	if text == "" {
+		return 0, &net.AddrError{Err: "missing port in address", Addr: address}
+	}
+	n, err := strconv.ParseUint(text, 10, 32)
+	if err != nil {
+		return 0, &net.AddrError{Err: "port is not a number", Addr: address}
+	}
+	if n == 0 || n > 65535 {
+		return 0, &net.AddrError{Err: "port out of range (1-65535)", Addr: address}
+	}
+	return uint16(n), nil
+}
+
+// validHostName checks the shape of a DNS name (RFC 1123 labels; underscores
+// allowed, as real names use them), so that garbage fails here rather than
+// as a lookup.
+func validHostName(host string) bool {
+	name := strings.TrimSuffix(host, ".")
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	labelLen := 0
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '.':
+			if labelLen == 0 {
+				return false
+			}
+			labelLen = 0
+			continue
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_':
+		case c == '-':
+			if labelLen == 0 {
+				return false
+			}
+		default:
+			return false
+		}
+		labelLen++
+		if labelLen > 63 {
+			return false
+		}
+	}
+	return name[len(name)-1] != '-'
+}
+
+// passThroughNetwork reports whether network is one the standard library
+// dials that dialguard hands to net.Dialer with only the deadline applied.
+func passThroughNetwork(network string) bool {
+	switch network {
+	case "udp", "udp4", "udp6", "unix", "unixgram", "unixpacket":
+		return true
+	}
+	for _, prefix := range []string{"ip:", "ip4:", "ip6:"} {
+		if strings.HasPrefix(network, prefix) && len(network) > len(prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// familyName is the value of the "family" log field.
+func familyName(a netip.Addr) string {
+	if a.Is4() {
+		return "ipv4"
+	}
+	return "ipv6"
+}
