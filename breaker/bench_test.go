@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// BenchmarkAllowParallel measures the closed path: Allow and done(Success)
+// BenchmarkAllowParallel measures the closed path: Allow and Ticket.Done(Success)
 // across 1,000 keys from all CPUs.
 func BenchmarkAllowParallel(b *testing.B) {
 	r, err := NewRegistry(Settings{})
@@ -29,7 +29,7 @@ func BenchmarkAllowParallel(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			done(Success)
+			done.Done(Success)
 			i++
 		}
 	})
@@ -45,7 +45,7 @@ func BenchmarkAllowOpen(b *testing.B) {
 	for i := range keys {
 		keys[i] = "10.1." + strconv.Itoa(i/256) + "." + strconv.Itoa(i%256) + ":443"
 		done, _ := r.Allow(keys[i])
-		done(Failure)
+		done.Done(Failure)
 	}
 	var seed atomic.Uint32
 	b.ReportAllocs()

@@ -85,39 +85,44 @@ func (e *entry) held() bool {
 	return u != nil && !time.Now().After(*u)
 }
 
-func (e *entry) allow() (func(Outcome), error) {
+func (e *entry) allow() (Ticket, error) {
 	if e.held() {
-		return nil, ErrOpen
+		return Ticket{}, ErrOpen
 	}
 	gdone, err := e.cb.Allow()
 	e.flush()
 	if err != nil { // gobreaker.ErrOpenState or gobreaker.ErrTooManyRequests
-		return nil, ErrOpen
+		return Ticket{}, ErrOpen
 	}
-	c := &call{e: e, done: gdone}
-	return c.finish, nil
+	return Ticket{e: e, done: gdone}, nil
 }
 
-// call is one allowed request; finish reports its outcome once.
-type call struct {
+// Ticket is one request that Allow let through. Report its outcome with
+// Done, exactly once. The zero Ticket's Done does nothing. A Ticket is a
+// small value so that the allowed path costs one allocation (gobreaker's
+// own) rather than a closure per request.
+type Ticket struct {
 	e    *entry
 	done func(error)
-	used atomic.Bool
 }
 
-func (c *call) finish(o Outcome) {
-	if c.used.Swap(true) {
+// Done reports the request's outcome. Call it once: a second call would be
+// counted again. An outcome reported after the breaker has changed state
+// since Allow is ignored, as gobreaker ignores outcomes from an earlier
+// generation.
+func (t Ticket) Done(o Outcome) {
+	if t.done == nil {
 		return
 	}
-	if c.e.held() {
+	if t.e.held() {
 		// The request was let through before the breaker opened, so
 		// gobreaker would ignore its outcome; but the call would also let
 		// gobreaker move to half-open after its own OpenTimeout, before the
 		// escalated open time is over.
 		return
 	}
-	c.done(outcomeErr(o))
-	c.e.flush()
+	t.done(outcomeErr(o))
+	t.e.flush()
 }
 
 func (e *entry) state() State {

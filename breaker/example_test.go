@@ -27,10 +27,10 @@ func Example() {
 			return err // breaker.ErrOpen: fail fast, no socket
 		}
 		if !ok {
-			done(breaker.Failure)
+			done.Done(breaker.Failure)
 			return errors.New("connection refused")
 		}
-		done(breaker.Success)
+		done.Done(breaker.Success)
 		return nil
 	}
 

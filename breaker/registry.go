@@ -32,15 +32,15 @@ func NewRegistry(s Settings) (*Registry, error) {
 // Allow asks key's breaker whether a request may go ahead, creating a
 // closed breaker for a key it has not seen (or has evicted). If the breaker
 // is open, or half-open with its probe already in flight, Allow returns
-// [ErrOpen] and a nil done. Otherwise the caller must call done exactly once
-// with the request's outcome; calls after the first are ignored, and so is
-// an outcome reported after the breaker has changed state since Allow, or
-// after the time of Allow has aged out of [Settings.Window]. A done that is
-// never called leaves a half-open breaker waiting for its probe, so no other
-// request for the key is let through.
+// [ErrOpen] and the zero Ticket. Otherwise the caller must call the
+// ticket's Done exactly once with the request's outcome; an outcome reported
+// after the breaker has changed state since Allow, or after the time of
+// Allow has aged out of [Settings.Window], is ignored. A ticket whose Done
+// is never called leaves a half-open breaker waiting for its probe, so no
+// other request for the key is let through.
 //
 // Allow marks key as recently used.
-func (r *Registry) Allow(key string) (done func(Outcome), err error) {
+func (r *Registry) Allow(key string) (Ticket, error) {
 	e, ok := r.cache.Get(key)
 	if !ok {
 		e = r.create(key)

@@ -17,7 +17,7 @@ func TestBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		done(Failure)
+		done.Done(Failure)
 		if n := r.Len(); n > 1000 {
 			t.Fatalf("after %d keys Len() = %d, want <= 1000", i+1, n)
 		}
@@ -47,7 +47,7 @@ func TestStateDoesNotBumpRecency(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		done(o)
+		done.Done(o)
 	}
 	report("a:1", Failure) // a is open
 	report("b:1", Success)
@@ -106,7 +106,7 @@ func testConcurrent(t *testing.T, maxBreakers int) {
 	for g := range 16 {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(g), 1))
-			var held []func(Outcome)
+			var held []Ticket
 			for range 3000 {
 				k := fmt.Sprintf("host%d:80", rng.IntN(40))
 				switch rng.IntN(10) {
@@ -127,13 +127,12 @@ func testConcurrent(t *testing.T, maxBreakers int) {
 				// Report outcomes a little late and out of order.
 				for len(held) > 0 && rng.IntN(3) == 0 {
 					i := rng.IntN(len(held))
-					held[i](Outcome(rng.IntN(3)))
-					held[i](Success) // ignored
+					held[i].Done(Outcome(rng.IntN(3)))
 					held = append(held[:i], held[i+1:]...)
 				}
 			}
 			for _, done := range held {
-				done(Neutral)
+				done.Done(Neutral)
 			}
 		})
 	}

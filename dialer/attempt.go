@@ -66,11 +66,19 @@ type AttemptInfo struct {
 // attemptFunc makes one connection attempt to one address. The Dialer's
 // default uses net.Dialer; tests inject fakes to drive the race's timing
 // inside a testing/synctest bubble.
-type attemptFunc func(ctx context.Context, network string, addr netip.AddrPort) (net.Conn, error)
+type attemptFunc func(ctx context.Context, network string, addr netip.AddrPort, key string) (net.Conn, error)
 
 // errLostRace is the cancellation cause given to attempts that lost the
 // race to a sibling.
 var errLostRace = errors.New("dialguard: another address connected first")
+
+// bounds is what an attempt needs to know of its dial: copied, so that the
+// dial's own state stays on its goroutine's stack.
+type bounds struct {
+	network  string
+	deadline time.Time
+	expired  error
+}
 
 // attemptResult is what one attempt reports back to the race.
 type attemptResult struct {
@@ -82,13 +90,18 @@ type attemptResult struct {
 	outcome AttemptOutcome
 }
 
-// attempt dials addr once under the attempt timeout and classifies the
-// result. ctx is the race's context: its cancellation cause tells a lost
-// race from the caller's cancellation.
-func (d *Dialer) attempt(ctx context.Context, network string, addr netip.AddrPort) attemptResult {
+// attempt dials addr (key is its text) once, bounded by the attempt
+// timeout and the dial's deadline, and classifies the result. ctx is the
+// race's context: its cancellation cause tells a lost race from the
+// caller's cancellation.
+func (d *Dialer) attempt(ctx context.Context, b bounds, addr netip.AddrPort, key string) attemptResult {
 	start := time.Now()
-	actx, cancel := context.WithTimeoutCause(ctx, d.cfg.attemptTimeout, stallError{d.cfg.attemptTimeout})
-	conn, err := d.dialAddr(actx, network, addr)
+	limit, limitCause := start.Add(d.cfg.attemptTimeout), d.stallErr
+	if !b.deadline.After(limit) {
+		limit, limitCause = b.deadline, b.expired
+	}
+	actx, cancel := context.WithDeadlineCause(ctx, limit, limitCause)
+	conn, err := d.dialAddr(actx, b.network, addr, key)
 	cause := context.Cause(actx) // read before cancel, which would set one
 	cancel()
 	res := attemptResult{addr: addr, conn: conn, err: err, start: start, elapsed: time.Since(start)}
@@ -96,10 +109,15 @@ func (d *Dialer) attempt(ctx context.Context, network string, addr netip.AddrPor
 		res.outcome = Connected
 		return res
 	}
+	if cause == nil && isTimeout(err) && !time.Now().Before(limit) {
+		// net.Dialer puts the deadline on the socket, and the poller may
+		// report it before the context's own timer fires.
+		cause = limitCause
+	}
 	switch {
 	case cause == nil:
 		res.outcome = Failed
-	case errors.Is(cause, ErrAttemptTimeout) && ctx.Err() == nil:
+	case errors.Is(cause, ErrAttemptTimeout):
 		res.outcome = Stalled
 		res.err = cause
 	case errors.Is(cause, errLostRace):
@@ -109,13 +127,21 @@ func (d *Dialer) attempt(ctx context.Context, network string, addr netip.AddrPor
 		}
 	default:
 		res.outcome = Canceled
-		res.err = cause
+		if !isTimeout(res.err) {
+			res.err = cause
+		}
 	}
 	return res
 }
 
 // dialNet is the default attemptFunc: the configured net.Dialer on an IP
 // literal, so it never resolves and never races by itself.
-func (d *Dialer) dialNet(ctx context.Context, network string, addr netip.AddrPort) (net.Conn, error) {
-	return d.cfg.netDialer.DialContext(ctx, network, addr.String())
+func (d *Dialer) dialNet(ctx context.Context, network string, _ netip.AddrPort, key string) (net.Conn, error) {
+	return d.cfg.netDialer.DialContext(ctx, network, key)
+}
+
+// isTimeout reports whether err is a timeout (net.Error's Timeout).
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
 }

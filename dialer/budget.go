@@ -28,14 +28,6 @@ func (b *retryBudget) roll(now time.Time) {
 	b.windowStart = now
 }
 
-// recordDial counts one dial.
-func (dst *destination) recordDial(now time.Time) {
-	dst.mu.Lock()
-	dst.budget.roll(now)
-	dst.budget.dials++
-	dst.mu.Unlock()
-}
-
 // spendRetry takes one retry from the budget, reporting false when the
 // budget is spent.
 func (dst *destination) spendRetry(now time.Time, ratio float64, floor int) bool {

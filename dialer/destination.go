@@ -134,12 +134,22 @@ func (dst *destination) answeringLocked(now time.Time, ttl time.Duration) bool {
 // admit lets the dial in, or makes it wait while the destination is not
 // answering and limit dials are already in flight. It returns when a slot
 // frees, the destination answers, its breaker (in breakers, under key) opens
-// (ErrCircuitOpen), or ctx ends (its error). A nil error must be paired with
-// one call to leave.
-func (dst *destination) admit(ctx context.Context, limit int, ttl time.Duration, breakers *breaker.Registry, key string) error {
+// (ErrCircuitOpen), the deadline passes (expired) or ctx ends (its cause).
+// A nil error must be paired with one call to leave. It also counts the dial
+// for the retry budget.
+func (dst *destination) admit(ctx context.Context, deadline time.Time, expired error, limit int, ttl time.Duration, breakers *breaker.Registry, key string) error {
+	now := time.Now()
 	dst.mu.Lock()
+	dst.budget.roll(now)
+	dst.budget.dials++
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
-		if limit == 0 || dst.inFlight < limit || dst.answeringLocked(time.Now(), ttl) {
+		if limit == 0 || dst.inFlight < limit || dst.answeringLocked(now, ttl) {
 			dst.inFlight++
 			dst.mu.Unlock()
 			return nil
@@ -153,11 +163,17 @@ func (dst *destination) admit(ctx context.Context, limit int, ttl time.Duration,
 		}
 		wake := dst.wake
 		dst.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(time.Until(deadline))
+		}
 		select {
 		case <-wake:
+		case <-timer.C:
+			return expired
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
+		now = time.Now()
 		dst.mu.Lock()
 	}
 }

@@ -426,4 +426,3 @@ func waitSynSent(t *testing.T, port uint16, n int) {
 	}
 	t.Fatalf("never saw %d sockets in SYN_SENT toward port %d", n, port)
 }
-

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -29,6 +30,10 @@ type Dialer struct {
 	// addrBreakers by address (ip:port). Both nil when breakers are off.
 	destBreakers, addrBreakers *breaker.Registry
 
+	// timeoutErr and stallErr are the causes of a dial that ran out of
+	// WithTimeout and of an attempt that stalled, boxed once.
+	timeoutErr, stallErr error
+
 	// dialAddr makes one attempt; tests replace it to drive the race inside
 	// a testing/synctest bubble.
 	dialAddr attemptFunc
@@ -47,7 +52,8 @@ func New(opts ...Option) (*Dialer, error) {
 			return nil, err
 		}
 	}
-	d := &Dialer{cfg: cfg, log: cfg.logger.Named("dialguard")}
+	d := &Dialer{cfg: cfg, log: cfg.logger.Named("dialguard"),
+		timeoutErr: dialTimeoutError{cfg.timeout}, stallErr: stallError{cfg.attemptTimeout}}
 	d.dialAddr = d.dialNet
 	dests, err := newDestinations(cfg.memorySize)
 	if err != nil {
@@ -70,6 +76,11 @@ func New(opts ...Option) (*Dialer, error) {
 // an opening breaker fails them at once.
 func (d *Dialer) newRegistry(kind string, wakesAdmission bool) (*breaker.Registry, error) {
 	s := d.cfg.breakerSettings
+	if s.Window == 0 {
+		// A ticket taken at the start of a dial may be settled at its end,
+		// and an outcome older than the window is dropped: cover the dial.
+		s.Window = max(breaker.DefaultWindow, 2*d.cfg.timeout)
+	}
 	if s.Logger == nil {
 		s.Logger = d.log.With(zap.String("breaker", kind))
 	}
@@ -122,9 +133,14 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		}
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
-	ctx, cancel := d.withDeadline(ctx)
+	if ctx.Err() != nil { // already over: no I/O at all
+		return nil, opError(network, t.key, context.Cause(ctx))
+	}
+	// An open destination fails here, before anything is set up for it.
+	if d.destBreakers != nil && d.destBreakers.State(t.key) == breaker.Open {
+		return nil, opError(network, t.key, ErrCircuitOpen)
+	}
 	conn, err := d.dialTCP(ctx, &t)
-	cancel()
 	if err != nil {
 		return nil, opError(network, t.key, err)
 	}
@@ -142,87 +158,118 @@ func (dialTimeoutError) Timeout() bool        { return true }
 func (dialTimeoutError) Temporary() bool      { return true }
 func (dialTimeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
 
-// withDeadline applies WithTimeout unless ctx already ends earlier.
-func (d *Dialer) withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
-	limit := time.Now().Add(d.cfg.timeout)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(limit) {
-		return context.WithCancel(ctx)
+// deadline returns when a dial that starts now must end: the earlier of
+// ctx's deadline and WithTimeout, with the cause to report when it passes.
+func (d *Dialer) deadline(ctx context.Context, now time.Time) (time.Time, error) {
+	limit := now.Add(d.cfg.timeout)
+	if dl, ok := ctx.Deadline(); ok && !dl.After(limit) {
+		return dl, context.DeadlineExceeded
 	}
-	return context.WithDeadlineCause(ctx, limit, dialTimeoutError{d.cfg.timeout})
+	return limit, d.timeoutErr
 }
 
 // dialPassThrough hands networks other than tcp* to net.Dialer with the
 // deadline applied.
 func (d *Dialer) dialPassThrough(ctx context.Context, network, address string) (net.Conn, error) {
-	ctx, cancel := d.withDeadline(ctx)
+	deadline, cause := d.deadline(ctx, time.Now())
+	ctx, cancel := context.WithDeadlineCause(ctx, deadline, cause)
 	defer cancel()
 	return d.cfg.netDialer.DialContext(ctx, network, address)
 }
 
-// dialTCP is the pipeline of one dial: breaker, admission, then rounds of
-// resolve-order-race with retries in between.
+// call is the state of one dial, owned by the goroutine that dials.
+type call struct {
+	t        *target
+	start    time.Time
+	deadline time.Time
+	expired  error // the cause reported when the deadline passes
+	dst      *destination
+	led      ledger
+}
+
+func (c *call) bounds() bounds {
+	return bounds{network: c.t.network, deadline: c.deadline, expired: c.expired}
+}
+
+// dialTCP is the pipeline of one dial: admission, then rounds of
+// resolve-order-race with retries in between, all before the deadline.
+//
+// The context carries the deadline only where something blocks without an
+// attempt of its own (resolution, a multi-address race); a single attempt
+// puts the deadline on its own context, which keeps the healthy path to
+// one context per dial.
 func (d *Dialer) dialTCP(ctx context.Context, t *target) (net.Conn, error) {
-	start := time.Now()
-	if d.destBreakers != nil && d.destBreakers.State(t.key) == breaker.Open {
-		return nil, ErrCircuitOpen
+	c := call{t: t, start: time.Now()}
+	c.deadline, c.expired = d.deadline(ctx, c.start)
+	if !t.ip.IsValid() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadlineCause(ctx, c.deadline, c.expired)
+		defer cancel()
 	}
-	dst := d.dests.get(t.key)
-	if err := dst.admit(ctx, d.cfg.admissionLimit, d.cfg.memoryTTL, d.destBreakers, t.key); err != nil {
+	c.dst = d.dests.get(t.key)
+	if err := c.dst.admit(ctx, c.deadline, c.expired, d.cfg.admissionLimit, d.cfg.memoryTTL, d.destBreakers, t.key); err != nil {
 		return nil, err
 	}
-	defer dst.leave()
-	dst.recordDial(start)
+	defer c.dst.leave()
 
-	var led ledger
-	led.init(d.destBreakers, d.addrBreakers, t.key, dst)
-	if err := led.openDest(); err != nil {
+	addrs := d.addrBreakers
+	if t.ip.IsValid() {
+		addrs = nil // a literal's one address is the destination: one breaker
+	}
+	c.led.init(d.destBreakers, addrs, t.key, c.dst)
+	if err := c.led.openDest(); err != nil {
 		return nil, err
 	}
 	var schedule backoff.BackOff
 	for try := 1; ; try++ {
-		conn, err := d.dialRound(ctx, t, dst, &led, try, start)
+		conn, err := d.dialRound(ctx, &c, try)
 		if err == nil {
-			led.finish(true)
+			c.led.finish(true)
 			return conn, nil
 		}
-		if err = d.nextRound(ctx, t, dst, &led, try, err, &schedule); err != nil {
-			led.finish(false)
+		if err = d.nextRound(ctx, &c, try, err, &schedule); err != nil {
+			c.led.finish(false)
 			return nil, err
 		}
 	}
 }
 
 // dialRound resolves, orders and races once.
-func (d *Dialer) dialRound(ctx context.Context, t *target, dst *destination, led *ledger, try int, start time.Time) (net.Conn, error) {
-	prefer, _ := dst.preferred(time.Now(), d.cfg.memoryTTL)
-	res, err := d.resolve(ctx, *t, prefer.Addr())
+func (d *Dialer) dialRound(ctx context.Context, c *call, try int) (net.Conn, error) {
+	c.led.startRound()
+	if c.t.ip.IsValid() {
+		s := race{d: d, c: c, try: try}
+		return s.single(ctx, netip.AddrPortFrom(c.t.ip, c.t.port), c.t.key)
+	}
+	prefer, _ := c.dst.preferred(time.Now(), d.cfg.memoryTTL)
+	res, err := d.resolve(ctx, *c.t, prefer.Addr())
 	if err != nil {
 		return nil, err
 	}
 	defer res.stop()
-	cands := d.order(res.addrs, t.port, dst, time.Now())
+	cands := d.order(res.addrs, c.t.port, c.dst, time.Now())
 	open := cands[:0]
 	for _, a := range cands {
-		if !led.addrOpen(a) {
+		if !c.led.addrOpen(a) {
 			open = append(open, a)
 		}
 	}
-	led.startRound()
-	r := race{d: d, t: t, dst: dst, led: led, try: try, started: start, pending: open, late: res.late}
 	if len(open) == 1 && res.late == nil {
-		return r.single(ctx)
+		s := race{d: d, c: c, try: try}
+		return s.single(ctx, open[0], c.dst.addrKey(open[0]))
 	}
+	r := race{d: d, c: c, try: try, pending: open, late: res.late}
 	return r.run(ctx)
 }
 
-// single is the race of one address, made in the dialing goroutine.
-func (r *race) single(ctx context.Context) (net.Conn, error) {
-	a := r.pending[0]
-	if !r.led.admitAddr(a) {
+// single is the race of one address, made in the dialing goroutine. key is
+// the address as text, for net.Dialer.
+func (r *race) single(ctx context.Context, a netip.AddrPort, key string) (net.Conn, error) {
+	if !r.c.led.admitAddr(a) {
 		r.observe(&attemptResult{addr: a, start: time.Now(), outcome: Skipped, err: ErrCircuitOpen})
 		return nil, ErrCircuitOpen
 	}
-	res := r.d.attempt(ctx, r.t.network, a)
+	res := r.d.attempt(ctx, r.c.bounds(), a, key)
 	r.settle(&res)
 	if res.conn != nil {
 		return res.conn, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -15,12 +16,12 @@ import (
 
 // script says how a fake address answers one attempt.
 type script struct {
-	after      time.Duration // answer after this long
-	refuse     bool          // answer with ECONNREFUSED
-	stall      bool          // never answer (until the attempt's context ends)
-	ignoreCtx  bool          // connect after `after` even if cancelled (a late winner)
-	refuseN    int           // refuse the first refuseN attempts, then connect
-	attempts   atomic.Int32
+	after     time.Duration // answer after this long
+	refuse    bool          // answer with ECONNREFUSED
+	stall     bool          // never answer (until the attempt's context ends)
+	ignoreCtx bool          // connect after `after` even if cancelled (a late winner)
+	refuseN   int           // refuse the first refuseN attempts, then connect
+	attempts  atomic.Int32
 }
 
 // fakeNet is an injected attemptFunc over scripted addresses, for the
@@ -28,6 +29,8 @@ type script struct {
 type fakeNet struct {
 	t0      time.Time
 	scripts map[netip.AddrPort]*script
+
+	inFlight, maxInFlight atomic.Int32
 
 	mu     sync.Mutex
 	starts []started
@@ -59,10 +62,14 @@ func newFakeNet(scripts map[string]*script) *fakeNet {
 	return f
 }
 
-func (f *fakeNet) dial(ctx context.Context, network string, a netip.AddrPort) (net.Conn, error) {
+func (f *fakeNet) dial(ctx context.Context, network string, a netip.AddrPort, _ string) (net.Conn, error) {
 	f.mu.Lock()
 	f.starts = append(f.starts, started{a, time.Since(f.t0)})
 	f.mu.Unlock()
+	if n := f.inFlight.Add(1); n > f.maxInFlight.Load() {
+		f.maxInFlight.Store(n) // attempts run in one bubble; races here are benign for a max
+	}
+	defer f.inFlight.Add(-1)
 	s := f.scripts[a]
 	n := int(s.attempts.Add(1))
 	wait := s.after
@@ -81,7 +88,7 @@ func (f *fakeNet) dial(ctx context.Context, network string, a netip.AddrPort) (n
 		<-timer.C
 	}
 	if s.refuse || n <= s.refuseN {
-		return nil, &net.OpError{Op: "dial", Net: network, Err: &net.AddrError{Err: "refused"}}
+		return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
 	}
 	c1, c2 := net.Pipe()
 	fc := &fakeConn{Conn: c1, peer: c2}
@@ -117,4 +124,4 @@ func addrs(s ...string) []netip.Addr {
 	return out
 }
 
-var _ = syscall.ECONNREFUSED
+var netDNSTemporary = net.DNSError{Err: "server misbehaving", Name: "flaky.test", IsTemporary: true}

@@ -21,10 +21,15 @@ func (d *Dialer) DestinationState(destination string) (breaker.Snapshot, bool) {
 }
 
 // AddressState returns the breaker state and counts of one address. The
-// second result is false when the dialer holds no breaker for it.
+// second result is false when the dialer holds no breaker for it. An
+// address dialled as an IP literal has one breaker, its destination's, and
+// AddressState reports that one.
 func (d *Dialer) AddressState(addr netip.AddrPort) (breaker.Snapshot, bool) {
 	if d.addrBreakers == nil {
 		return breaker.Snapshot{}, false
 	}
-	return d.addrBreakers.Snapshot(addr.String())
+	if s, ok := d.addrBreakers.Snapshot(addr.String()); ok {
+		return s, true
+	}
+	return d.destBreakers.Snapshot(addr.String())
 }

@@ -34,9 +34,10 @@ type ledger struct {
 	key          string
 	dst          *destination
 
-	destDone    func(breaker.Outcome) // the destination's ticket, if held
-	destRefused bool                  // a refusal awaits the dial's end
-	roundStall  bool                  // this round already charged a stall
+	destDone    breaker.Ticket // the destination's ticket, if held (held: destHeld)
+	destHeld    bool
+	destRefused bool // a refusal awaits the dial's end
+	roundStall  bool // this round already charged a stall
 
 	entries []addrEntry
 	buf     [4]addrEntry
@@ -45,7 +46,8 @@ type ledger struct {
 // addrEntry is one address's ticket and pending refusal within the dial.
 type addrEntry struct {
 	addr    netip.AddrPort
-	done    func(breaker.Outcome)
+	ticket  breaker.Ticket
+	held    bool
 	refused bool
 }
 
@@ -57,14 +59,14 @@ func (l *ledger) init(dests, addrs *breaker.Registry, key string, dst *destinati
 // openDest takes a destination ticket if none is held. It fails with
 // ErrCircuitOpen when the breaker is open or its half-open probe is out.
 func (l *ledger) openDest() error {
-	if l.dests == nil || l.destDone != nil {
+	if l.dests == nil || l.destHeld {
 		return nil
 	}
-	done, err := l.dests.Allow(l.key)
+	tk, err := l.dests.Allow(l.key)
 	if err != nil {
 		return ErrCircuitOpen
 	}
-	l.destDone = done
+	l.destDone, l.destHeld = tk, true
 	return nil
 }
 
@@ -82,14 +84,14 @@ func (l *ledger) admitAddr(a netip.AddrPort) bool {
 		return true
 	}
 	e := l.entry(a)
-	if e.done != nil {
+	if e.held {
 		return true
 	}
-	done, err := l.addrs.Allow(l.dst.addrKey(a))
+	tk, err := l.addrs.Allow(l.dst.addrKey(a))
 	if err != nil {
 		return false
 	}
-	e.done = done
+	e.ticket, e.held = tk, true
 	return true
 }
 
@@ -115,10 +117,9 @@ func (l *ledger) attempted(r *attemptResult) {
 		e.refused = false
 	case Stalled:
 		e.spend(breaker.Failure)
-		if !l.roundStall && l.destDone != nil {
+		if !l.roundStall && l.destHeld {
 			l.roundStall = true
-			l.destDone(breaker.Failure)
-			l.destDone = nil
+			l.spendDest(breaker.Failure)
 		}
 	case LostSlow:
 		e.spend(breaker.Failure)
@@ -129,9 +130,16 @@ func (l *ledger) attempted(r *attemptResult) {
 }
 
 func (e *addrEntry) spend(o breaker.Outcome) {
-	if e.done != nil {
-		e.done(o)
-		e.done = nil
+	if e.held {
+		e.ticket.Done(o)
+		e.ticket, e.held = breaker.Ticket{}, false
+	}
+}
+
+func (l *ledger) spendDest(o breaker.Outcome) {
+	if l.destHeld {
+		l.destDone.Done(o)
+		l.destDone, l.destHeld = breaker.Ticket{}, false
 	}
 }
 
@@ -145,15 +153,12 @@ func (l *ledger) finish(connected bool) {
 			e.spend(breaker.Neutral)
 		}
 	}
-	if l.destDone != nil {
-		switch {
-		case connected:
-			l.destDone(breaker.Success)
-		case l.destRefused:
-			l.destDone(breaker.Failure)
-		default:
-			l.destDone(breaker.Neutral)
-		}
-		l.destDone = nil
+	switch {
+	case connected:
+		l.spendDest(breaker.Success)
+	case l.destRefused:
+		l.spendDest(breaker.Failure)
+	default:
+		l.spendDest(breaker.Neutral)
 	}
 }

@@ -17,12 +17,9 @@ import (
 // It runs in the dialing goroutine; the ledger, the memory and the
 // observer are called from here only.
 type race struct {
-	d       *Dialer
-	t       *target
-	dst     *destination
-	led     *ledger
-	try     int
-	started time.Time // the dial's start, for AttemptInfo
+	d   *Dialer
+	c   *call
+	try int
 
 	pending  []netip.AddrPort // not yet tried, in order
 	late     <-chan lookup    // a family that has not answered yet
@@ -31,7 +28,8 @@ type race struct {
 	tried    int
 	firstErr error
 	firstAt  netip.AddrPort
-	stalled  bool // an attempt stalled in this round
+	canceled error // the error of an attempt the caller's context cut short
+	stalled  bool  // an attempt stalled in this round
 }
 
 // run races and returns the winning connection, or the error that explains
@@ -45,17 +43,20 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 	delay.Stop()
 	defer delay.Stop()
 
+	d, c := r.d, r.c
+	b := c.bounds()
 	startNext := func() {
 		for len(r.pending) > 0 && r.launched < r.d.cfg.maxAddresses {
 			a := r.pending[0]
 			r.pending = r.pending[1:]
-			if !r.led.admitAddr(a) {
+			if !c.led.admitAddr(a) {
 				r.observe(&attemptResult{addr: a, start: time.Now(), outcome: Skipped, err: ErrCircuitOpen})
 				continue
 			}
 			r.launched++
 			running++
-			go func() { results <- r.d.attempt(rctx, r.t.network, a) }()
+			key := c.dst.addrKey(a)
+			go func() { results <- d.attempt(rctx, b, a, key) }()
 			delay.Reset(r.d.cfg.attemptDelay)
 			return
 		}
@@ -91,7 +92,7 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 		case l := <-r.late:
 			r.late = nil
 			if len(l.addrs) > 0 {
-				r.pending = r.d.mergeLate(r.pending, l.addrs, r.t.port, r.dst, time.Now())
+				r.pending = r.d.mergeLate(r.pending, l.addrs, c.t.port, c.dst, time.Now())
 				if running == 0 {
 					startNext()
 				}
@@ -116,23 +117,26 @@ func (r *race) settle(res *attemptResult) {
 	if res.outcome != Skipped {
 		r.tried++
 	}
+	if res.outcome == Canceled && r.canceled == nil {
+		r.canceled = res.err
+	}
 	switch res.outcome {
 	case Connected:
-		r.dst.recordWinner(res.addr, time.Now())
+		r.c.dst.recordWinner(res.addr, time.Now())
 	case Stalled, LostSlow:
-		r.dst.recordStall(res.addr, time.Now())
+		r.c.dst.recordStall(res.addr, time.Now())
 	}
-	r.led.attempted(res)
+	r.c.led.attempted(res)
 	r.observe(res)
 }
 
 // observe logs the attempt at Debug and hands it to the observer.
 func (r *race) observe(res *attemptResult) {
-	r.d.logAttempt(r.t.key, r.try, res)
+	r.d.logAttempt(r.c.t.key, r.try, res)
 	if fn := r.d.cfg.onAttempt; fn != nil {
 		fn(AttemptInfo{
-			Destination: r.t.key, Address: res.addr, Try: r.try,
-			DialStart: r.started, Start: res.start, Elapsed: res.elapsed,
+			Destination: r.c.t.key, Address: res.addr, Try: r.try,
+			DialStart: r.c.start, Start: res.start, Elapsed: res.elapsed,
 			Outcome: res.outcome, Err: res.err,
 		})
 	}
@@ -141,6 +145,8 @@ func (r *race) observe(res *attemptResult) {
 // failure explains a race in which nothing connected.
 func (r *race) failure() error {
 	switch {
+	case r.firstErr == nil && r.canceled != nil:
+		return r.canceled // the deadline, seen by the socket before the context
 	case r.firstErr == nil && r.tried == 0:
 		return ErrCircuitOpen // every address was skipped by its breaker
 	case r.firstErr == nil:

@@ -17,7 +17,7 @@ import (
 // WithMaxRetries, within the destination's retry budget, and never when the
 // wait would cross the dial's deadline: then the round's own error is
 // returned at once rather than a deadline error after a pointless sleep.
-func (d *Dialer) nextRound(ctx context.Context, t *target, dst *destination, led *ledger, try int, cause error, schedule *backoff.BackOff) error {
+func (d *Dialer) nextRound(ctx context.Context, c *call, try int, cause error, schedule *backoff.BackOff) error {
 	if ctx.Err() != nil || try > d.cfg.maxRetries || !retryable(cause) {
 		return cause
 	}
@@ -28,13 +28,13 @@ func (d *Dialer) nextRound(ctx context.Context, t *target, dst *destination, led
 	if wait == backoff.Stop {
 		return cause
 	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= wait {
+	if time.Until(c.deadline) <= wait {
 		return cause
 	}
-	if !dst.spendRetry(time.Now(), d.cfg.retryRatio, d.cfg.retryFloor) {
+	if !c.dst.spendRetry(time.Now(), d.cfg.retryRatio, d.cfg.retryFloor) {
 		return cause
 	}
-	d.logRetry(t.key, try+1, wait, cause)
+	d.logRetry(c.t.key, try+1, wait, cause)
 	timer := time.NewTimer(wait)
 	select {
 	case <-timer.C:
@@ -43,7 +43,7 @@ func (d *Dialer) nextRound(ctx context.Context, t *target, dst *destination, led
 		return context.Cause(ctx)
 	}
 	// A retry that would go to an open breaker is not made.
-	if err := led.openDest(); err != nil {
+	if err := c.led.openDest(); err != nil {
 		return fmt.Errorf("%w; retry not made, last failure: %w", ErrCircuitOpen, cause)
 	}
 	return nil

@@ -1,0 +1,138 @@
+package dialer
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+
+	"github.com/dialguard/dialguard/dialer/dialtest"
+)
+
+// Retry timing, exact, inside synctest bubbles.
+
+func TestRetriesFollowTheJitteredSchedule(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeNet(map[string]*script{"192.0.2.1:80": {refuseN: 3}})
+		d := newFakeDialer(t, f, nil, WithoutBreaker())
+		c, err := d.DialContext(t.Context(), "tcp", "192.0.2.1:80")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		starts := f.startTimes()
+		if len(starts) != 4 {
+			t.Fatalf("%d attempts, want 4 (three refusals, then success)", len(starts))
+		}
+		// Each wait is the exponential step ±50 %: 50ms, 100ms, 200ms.
+		for i, step := range []time.Duration{50, 100, 200} {
+			step *= time.Millisecond
+			wait := starts[i+1].at - starts[i].at
+			if wait < step/2 || wait > step*3/2 {
+				t.Errorf("wait %d = %v, want %v ± 50%%", i+1, wait, step)
+			}
+		}
+	})
+}
+
+func TestRetryNeverSleepsPastTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeNet(map[string]*script{"192.0.2.1:80": {refuse: true, after: 10 * time.Millisecond}})
+		d := newFakeDialer(t, f, nil, WithoutBreaker(),
+			WithBackoff(func() backoff.BackOff { return backoff.NewConstantBackOff(time.Second) }))
+		ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := d.DialContext(ctx, "tcp", "192.0.2.1:80")
+		if got := time.Since(start); got != 10*time.Millisecond {
+			t.Errorf("dial returned after %v, want 10ms: the next wait (1s) crosses the deadline", got)
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err = %v: want the last cause, not a deadline error from a sleep", err)
+		}
+		if n := len(f.startTimes()); n != 1 {
+			t.Errorf("%d attempts, want 1", n)
+		}
+	})
+}
+
+func TestRetryBudgetCapsRetriesUnderTotalFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeNet(map[string]*script{"192.0.2.1:80": {refuse: true}})
+		d := newFakeDialer(t, f, nil, WithoutBreaker(), WithAdmissionLimit(0))
+		const dials = 1000
+		for range dials {
+			if _, err := d.DialContext(t.Context(), "tcp", "192.0.2.1:80"); err == nil {
+				t.Fatal("dial to a refusing address succeeded")
+			}
+		}
+		retries := len(f.startTimes()) - dials
+		budget := int(DefaultRetryRatio*dials) + DefaultRetryFloor
+		t.Logf("%d dials made %d retries (budget %d, without it %d)", dials, retries, budget, dials*DefaultMaxRetries)
+		if retries > budget {
+			t.Errorf("%d retries, want at most %d", retries, budget)
+		}
+		if retries < DefaultRetryFloor {
+			t.Errorf("%d retries: the budget's floor (%d) was not used", retries, DefaultRetryFloor)
+		}
+	})
+}
+
+func TestWhatIsNotRetried(t *testing.T) {
+	cases := []struct {
+		name     string
+		address  string
+		cancel   bool
+		attempts int
+	}{
+		{"a name that does not exist", "nowhere.test:80", false, 0},
+		{"a malformed address", "192.0.2.1", false, 0},
+		{"a cancelled context", "192.0.2.1:80", true, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				f := newFakeNet(map[string]*script{"192.0.2.1:80": {refuse: true}})
+				res := dialtest.NewResolver(nil)
+				d := newFakeDialer(t, f, nil, WithResolver(res))
+				ctx, cancel := context.WithCancel(t.Context())
+				if tc.cancel {
+					cancel()
+				}
+				defer cancel()
+				if _, err := d.DialContext(ctx, "tcp", tc.address); err == nil {
+					t.Fatal("dial succeeded")
+				}
+				if n := len(f.startTimes()); n != tc.attempts {
+					t.Errorf("%d attempts, want %d", n, tc.attempts)
+				}
+				if n := res.Lookups("nowhere.test"); n > 2 {
+					t.Errorf("%d lookups: the name was retried", n)
+				}
+			})
+		})
+	}
+}
+
+func TestTemporaryDNSFailureIsRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeNet(map[string]*script{"192.0.2.1:80": {}})
+		res := dialtest.NewResolver(map[string]dialtest.Host{
+			"flaky.test": {Err: &netDNSTemporary},
+		})
+		d := newFakeDialer(t, f, nil, WithResolver(res))
+		go func() {
+			time.Sleep(60 * time.Millisecond)
+			res.Set("flaky.test", dialtest.Host{IPv4: addrs("192.0.2.1")})
+		}()
+		c, err := d.DialContext(t.Context(), "tcp", "flaky.test:80")
+		if err != nil {
+			t.Fatalf("err = %v, want the retry after the temporary failure to connect", err)
+		}
+		c.Close()
+		synctest.Wait()
+	})
+}
