@@ -1,25 +1,44 @@
 // Package bench puts dialguard (package dialer) side by side with the
-// standard library's net.Dialer on real loopback sockets: healthy hosts,
-// the seed incident (a name whose ::1 stalls while 127.0.0.1 answers), a
-// storm of callers into a host that stalls, open breakers, flapping and
-// dead destinations. It has no API; it is benchmarks only.
+// standard library's net.Dialer and with failsafe-go policies around
+// net.Dialer, on real loopback sockets. It has no API; it is benchmarks
+// only, in a module of its own (github.com/dialguard/dialguard/bench) so
+// that failsafe-go and gonum/plot stay out of the library's dependency
+// graph. README.md holds the results page.
+//
+// # Contenders
+//
+// Every scenario runs the same contenders, each with one configuration used
+// everywhere (contenders_test.go), as sub-benchmarks:
+//
+//   - "net.Dialer": net.Dialer with defaults (no Timeout, FallbackDelay
+//     300 ms);
+//   - "failsafe-300ms" and "failsafe-2s": failsafe.With(retryPolicy,
+//     circuitBreaker, timeout) around net.Dialer.DialContext, with a 300 ms
+//     or 2 s timeout per attempt, 3 retries with backoff from 50 ms, a
+//     breaker opening after 3 failures for 5 s;
+//   - "dialguard": dialer.New() with defaults.
+//
+// The healthy paths add "net.Dialer-timeout" (Timeout: 30 s), what
+// bounding a dial costs inside the standard library. Names ending in a
+// setting ("dialguard-attempt-timeout-300ms", "dialguard-no-breaker", ...)
+// are diagnostic variants, not contenders. Every scenario run gets a fresh
+// instance of each contender, so no breaker or memory carries over from one
+// scenario to the next.
 //
 // # Running
 //
-// CI runs every scenario once, which takes about 15 s on a two-core machine:
+// CI runs every scenario once, which takes about 30 s on a two-core machine:
 //
-//	go test -run '^$' -bench . -benchtime=1x -benchmem ./bench/
+//	go test -run '^$' -bench . -benchtime=1x -benchmem ./bench/...
 //
-// The fast, statistical benchmarks (ns/op, allocs/op) want the default
-// benchtime:
+// The results page comes from a run at the default benchtime (about 2 min)
+// and a chart drawn from its output:
 //
-//	go test -run '^$' -bench 'Healthy|FailFast' -benchmem ./bench/
+//	go test -run '^$' -bench . -benchmem ./bench/ | tee bench/results.txt
+//	go run ./bench/cmd/chart -o bench/results.png bench/results.txt
 //
 // Everything runs on loopback only (127.0.0.0/8 and ::1), on Linux (the
 // stalled listeners and the SYN_SENT counts of package dialtest need it).
-// Each benchmark has one sub-benchmark per contender, "net.Dialer" and
-// "dialguard" (or named dialguard variants), in the same run; compare lines
-// with benchstat as usual.
 //
 // # Reading the results
 //
@@ -27,18 +46,20 @@
 // about with b.ReportMetric:
 //
 //   - ms/dial, ms/burst: wall time of one dial or one burst of dials.
-//   - x_vs_stdlib: net.Dialer's time divided by dialguard's in the same
-//     run, so above 1 means dialguard is faster (BenchmarkIncidentSteadyRatio:
-//     hundreds; BenchmarkHealthyBurst: the DESIGN requires at least 0.5).
+//   - success_frac: the share of dials that got a connection; a fast
+//     ms/dial with success_frac 0 is a fast failure.
+//   - x_vs_stdlib: net.Dialer's time divided by the contender's, both
+//     measured alternately in the same benchmark (stdlib-ns/dial,
+//     stdlib-ms/dial, stdlib-ms/burst are net.Dialer's side), so above 1
+//     means faster than net.Dialer.
 //   - syn_sent: the peak number of sockets in SYN_SENT toward the stalled
 //     port, i.e. kernel resources parked on a dead host.
 //   - mean-wait-ms, p99-wait-ms: how long callers were held in a storm.
-//   - circuit_open_frac, fastfail_frac: callers refused with
-//     dialer.ErrCircuitOpen, at all and within 10 ms.
+//   - circuit_open_frac, fastfail_frac: callers refused by an open breaker
+//     (dialguard's or failsafe-go's), at all and within 10 ms.
 //   - attempts/dial: connection attempts that reached the network per dial
 //     (retries included, attempts skipped by an open breaker excluded).
-//   - conns/s, success_frac: connections made per second, and the share of
-//     dials that got one, against a flapping destination.
+//   - conns/s: connections made per second against a flapping destination.
 //
 // Where a metric replaces ns/op (a benchmark that times a scenario rather
 // than an operation), ns/op is reported as 0 so that nobody reads it.
@@ -46,15 +67,15 @@
 // # Scenarios whose cost does not depend on b.N
 //
 // Some scenarios take seconds by their nature: a storm runs until the
-// callers' 1.5 s deadlines, net.Dialer pays 300 ms per dial in the
-// incident. Those benchmarks do a fixed amount of work per iteration (one
-// storm, 5+5 dials, 200 dials, a 300 ms window of arrivals) and report
-// per-iteration averages; since one iteration takes about a second or
-// more, the default benchtime runs them once or a few times, and
-// -benchtime=1x runs each once. Their B/op and allocs/op count everything
-// the process allocated meanwhile (listeners, samplers, every caller) and
-// are not the cost of one dial.
+// callers' 1.5 s deadlines, net.Dialer pays 300 ms per dial in the incident
+// and a 3 s deadline with five addresses. Those benchmarks do a fixed
+// amount of work per iteration and report per-iteration averages; since one
+// iteration takes about a second or more, the default benchtime runs them
+// once or a few times. Their B/op and allocs/op count everything the
+// process allocated meanwhile (listeners, samplers, every caller) and are
+// not the cost of one dial.
 //
-// BenchmarkHealthyLiteral, BenchmarkHealthyName and BenchmarkFailFast are
-// ordinary per-operation benchmarks.
+// BenchmarkHealthyLiteral, BenchmarkHealthyName, BenchmarkHealthyDualStack,
+// BenchmarkHealthyRatio and BenchmarkFailFast are ordinary per-operation
+// benchmarks.
 package bench

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dialguard/dialguard/breaker"
+	"github.com/dialguard/dialguard/dialer/dialtest"
 )
 
 // Admission and breaker rules, exact, inside synctest bubbles.
@@ -154,6 +155,33 @@ func TestStateIsBoundedForManyDestinations(t *testing.T) {
 		}
 		if n := d.dests.cache.Len(); n > 500 {
 			t.Errorf("%d destinations remembered, want at most 500", n)
+		}
+	})
+}
+
+func TestAProbeThatStallsOnOneAddressAndConnectsOnAnotherClosesTheBreaker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		v6 := &script{stall: true}
+		v4 := &script{stall: true}
+		f := newFakeNet(map[string]*script{"[2001:db8::1]:80": v6, "192.0.2.1:80": v4})
+		d := newFakeDialer(t, f, map[string]dialtest.Host{
+			"probe.test": {IPv6: addrs("2001:db8::1"), IPv4: addrs("192.0.2.1")},
+		}, WithAttemptTimeout(100*time.Millisecond), WithMaxRetries(0), WithBreaker(breaker.Settings{OpenTimeout: time.Second}))
+		for range 3 {
+			d.DialContext(t.Context(), "tcp", "probe.test:80")
+		}
+		if st, _ := d.DestinationState("probe.test:80"); st.State != breaker.Open {
+			t.Fatalf("breaker %v after three stalled dials, want open", st.State)
+		}
+		*v4 = script{after: time.Millisecond} // IPv4 comes back; IPv6 still stalls
+		time.Sleep(3 * time.Second)           // past the open times of every breaker
+		c, err := d.DialContext(t.Context(), "tcp", "probe.test:80")
+		if err != nil {
+			t.Fatalf("probe: %v", err)
+		}
+		c.Close()
+		if st, _ := d.DestinationState("probe.test:80"); st.State != breaker.Closed {
+			t.Errorf("breaker %v after a probe that connected, want closed", st.State)
 		}
 	})
 }

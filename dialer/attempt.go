@@ -2,6 +2,7 @@ package dialer
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/netip"
@@ -12,13 +13,16 @@ import (
 type AttemptOutcome int8
 
 const (
-	// Connected: the handshake completed. If another attempt had already
-	// won, the connection was closed.
+	// Connected: the handshake completed (in a TLS dial, TCP's and TLS's).
+	// If another attempt had already won, the connection was closed.
 	Connected AttemptOutcome = iota
 	// Failed: the address answered with an error (refused, reset,
-	// unreachable).
+	// unreachable; in a TLS dial also a connection dropped during the TLS
+	// handshake).
 	Failed
-	// Stalled: the attempt reached the attempt timeout unanswered.
+	// Stalled: the attempt reached the attempt timeout unanswered, or, in a
+	// TLS dial, the handshake reached the handshake timeout (its error then
+	// matches ErrHandshakeTimeout as well as ErrAttemptTimeout).
 	Stalled
 	// LostSlow: a sibling won while this attempt had been unanswered for
 	// longer than the attempt delay. Like a stall, it is remembered against
@@ -32,9 +36,16 @@ const (
 	// Skipped: the address's circuit breaker was open, so no attempt was
 	// made.
 	Skipped
+	// Rejected: in a TLS dial (DialTLSContext), the TCP connection was made
+	// but the handshake failed on certificates or protocol (an unknown
+	// authority, a wrong name, an alert from the server, a peer that does
+	// not speak TLS). It is a configuration problem, not an outage: the
+	// dial ends at once with the error, is not retried, and the breakers
+	// count it as neutral.
+	Rejected
 )
 
-var outcomeNames = [...]string{"connected", "failed", "stalled", "lost-slow", "lost", "canceled", "skipped"}
+var outcomeNames = [...]string{"connected", "failed", "stalled", "lost-slow", "lost", "canceled", "skipped", "rejected"}
 
 // String returns the outcome's name as it appears in logs.
 func (o AttemptOutcome) String() string {
@@ -56,8 +67,11 @@ type AttemptInfo struct {
 	Try int
 	// DialStart is when the dial began; Start when this attempt began.
 	DialStart, Start time.Time
-	// Elapsed is how long the attempt took.
+	// Elapsed is how long the attempt took, the TLS handshake included.
 	Elapsed time.Duration
+	// Handshake is how much of Elapsed the TLS handshake took; zero for a
+	// plain TCP dial or when the TCP connection was not made.
+	Handshake time.Duration
 	// Outcome is how it ended; Err is its error, if any.
 	Outcome AttemptOutcome
 	Err     error
@@ -72,28 +86,38 @@ type attemptFunc func(ctx context.Context, network string, addr netip.AddrPort, 
 // race to a sibling.
 var errLostRace = errors.New("dialguard: another address connected first")
 
+// errRaceRejected is the cancellation cause given to the other attempts
+// when one TLS handshake was rejected: the dial ends with that error, and
+// the cancelled attempts are neutral.
+var errRaceRejected = errors.New("dialguard: another address rejected the TLS handshake")
+
 // bounds is what an attempt needs to know of its dial: copied, so that the
 // dial's own state stays on its goroutine's stack.
 type bounds struct {
 	network  string
 	deadline time.Time
 	expired  error
+	tls      *tls.Config // non-nil in a TLS dial: the handshake is part of the attempt
 }
 
 // attemptResult is what one attempt reports back to the race.
 type attemptResult struct {
-	addr    netip.AddrPort
-	conn    net.Conn
-	err     error
-	start   time.Time
-	elapsed time.Duration
-	outcome AttemptOutcome
+	addr      netip.AddrPort
+	conn      net.Conn
+	err       error
+	start     time.Time
+	elapsed   time.Duration
+	handshake time.Duration // of elapsed, the TLS handshake
+	outcome   AttemptOutcome
 }
 
 // attempt dials addr (key is its text) once, bounded by the attempt
-// timeout and the dial's deadline, and classifies the result. ctx is the
-// race's context: its cancellation cause tells a lost race from the
-// caller's cancellation.
+// timeout and the dial's deadline, and classifies the result. In a TLS dial
+// (b.tls set) the handshake is part of the attempt: the outcome recorded for
+// the address and the destination is the outcome of TCP and TLS together,
+// so a server that accepts and then stalls in TLS is a stall, not a
+// success. ctx is the race's context: its cancellation cause tells a lost
+// race from the caller's cancellation.
 func (d *Dialer) attempt(ctx context.Context, b bounds, addr netip.AddrPort, key string) attemptResult {
 	start := time.Now()
 	limit, limitCause := start.Add(d.cfg.attemptTimeout), d.stallErr
@@ -106,6 +130,10 @@ func (d *Dialer) attempt(ctx context.Context, b bounds, addr netip.AddrPort, key
 	cancel()
 	res := attemptResult{addr: addr, conn: conn, err: err, start: start, elapsed: time.Since(start)}
 	if err == nil {
+		if b.tls != nil {
+			d.handshake(ctx, b, &res)
+			return res
+		}
 		res.outcome = Connected
 		return res
 	}
@@ -114,9 +142,19 @@ func (d *Dialer) attempt(ctx context.Context, b bounds, addr netip.AddrPort, key
 		// report it before the context's own timer fires.
 		cause = limitCause
 	}
-	switch {
-	case cause == nil:
+	if cause == nil {
 		res.outcome = Failed
+		return res
+	}
+	d.classifyCut(&res, cause)
+	return res
+}
+
+// classifyCut sets the outcome of an attempt that its context cut short,
+// from the context's cause: a stall (the attempt or handshake timeout), a
+// lost race, or the caller's cancellation or deadline.
+func (d *Dialer) classifyCut(res *attemptResult, cause error) {
+	switch {
 	case errors.Is(cause, ErrAttemptTimeout):
 		res.outcome = Stalled
 		res.err = cause
@@ -126,12 +164,11 @@ func (d *Dialer) attempt(ctx context.Context, b bounds, addr netip.AddrPort, key
 			res.outcome = LostSlow
 		}
 	default:
+		// The cause, not the socket's "i/o timeout": a deadline that cut
+		// the attempt short must match context.DeadlineExceeded.
 		res.outcome = Canceled
-		if !isTimeout(res.err) {
-			res.err = cause
-		}
+		res.err = cause
 	}
-	return res
 }
 
 // dialNet is the default attemptFunc: the configured net.Dialer on an IP

@@ -1,10 +1,12 @@
 package dialer
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
 	"net/netip"
+	"syscall"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -55,6 +57,17 @@ func New(opts ...Option) (*Dialer, error) {
 	d := &Dialer{cfg: cfg, log: cfg.logger.Named("dialguard"),
 		timeoutErr: dialTimeoutError{cfg.timeout}, stallErr: stallError{cfg.attemptTimeout}}
 	d.dialAddr = d.dialNet
+	if cfg.policy != nil {
+		nd := &d.cfg.netDialer
+		next := nd.ControlContext
+		if next == nil && nd.Control != nil {
+			plain := nd.Control
+			next = func(_ context.Context, network, address string, c syscall.RawConn) error {
+				return plain(network, address, c)
+			}
+		}
+		nd.Control, nd.ControlContext = nil, cfg.policy.guardControl(next)
+	}
 	dests, err := newDestinations(cfg.memorySize)
 	if err != nil {
 		return nil, fmt.Errorf("dialguard: stall memory: %w", err)
@@ -123,12 +136,21 @@ func (d *Dialer) Dial(network, address string) (net.Conn, error) {
 // errors.Is(err, ErrAttemptTimeout), errors.As(err, new(*net.DNSError)) and
 // err.(net.Error).Timeout() all work.
 func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	return d.dial(ctx, network, address, false)
+}
+
+// dial is DialContext and, with handshake set, DialTLSContext (tls.go),
+// whose attempts run the TLS handshake after TCP connects.
+func (d *Dialer) dial(ctx context.Context, network, address string, handshake bool) (net.Conn, error) {
 	if ctx == nil {
 		return nil, opError(network, address, errNilContext)
 	}
 	t, err := parseTarget(network, address)
 	if err != nil {
 		if _, unknown := err.(net.UnknownNetworkError); unknown && passThroughNetwork(network) {
+			if handshake {
+				return d.dialTLSPassThrough(ctx, network, address)
+			}
 			return d.dialPassThrough(ctx, network, address)
 		}
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
@@ -139,6 +161,9 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	// An open destination fails here, before anything is set up for it.
 	if d.destBreakers != nil && d.destBreakers.State(t.key) == breaker.Open {
 		return nil, opError(network, t.key, ErrCircuitOpen)
+	}
+	if handshake {
+		t.tls = d.tlsConfigFor(t.host)
 	}
 	conn, err := d.dialTCP(ctx, &t)
 	if err != nil {
@@ -188,7 +213,7 @@ type call struct {
 }
 
 func (c *call) bounds() bounds {
-	return bounds{network: c.t.network, deadline: c.deadline, expired: c.expired}
+	return bounds{network: c.t.network, deadline: c.deadline, expired: c.expired, tls: c.t.tls}
 }
 
 // dialTCP is the pipeline of one dial: admission, then rounds of
@@ -227,6 +252,7 @@ func (d *Dialer) dialTCP(ctx context.Context, t *target) (net.Conn, error) {
 			c.led.finish(true)
 			return conn, nil
 		}
+		c.led.roundFailed()
 		if err = d.nextRound(ctx, &c, try, err, &schedule); err != nil {
 			c.led.finish(false)
 			return nil, err
@@ -238,8 +264,12 @@ func (d *Dialer) dialTCP(ctx context.Context, t *target) (net.Conn, error) {
 func (d *Dialer) dialRound(ctx context.Context, c *call, try int) (net.Conn, error) {
 	c.led.startRound()
 	if c.t.ip.IsValid() {
+		a := netip.AddrPortFrom(c.t.ip, c.t.port)
+		if err := d.cfg.policy.check(a); err != nil {
+			return nil, err
+		}
 		s := race{d: d, c: c, try: try}
-		return s.single(ctx, netip.AddrPortFrom(c.t.ip, c.t.port), c.t.key)
+		return s.single(ctx, a, c.t.key)
 	}
 	prefer, _ := c.dst.preferred(time.Now(), d.cfg.memoryTTL)
 	res, err := d.resolve(ctx, *c.t, prefer.Addr())
@@ -249,10 +279,18 @@ func (d *Dialer) dialRound(ctx context.Context, c *call, try int) (net.Conn, err
 	defer res.stop()
 	cands := d.order(res.addrs, c.t.port, c.dst, time.Now())
 	open := cands[:0]
+	var denied error
 	for _, a := range cands {
+		if err := d.cfg.policy.check(a); err != nil {
+			denied = cmp.Or(denied, err)
+			continue
+		}
 		if !c.led.addrOpen(a) {
 			open = append(open, a)
 		}
+	}
+	if len(open) == 0 && denied != nil {
+		return nil, denied // every address is denied: nothing was dialled
 	}
 	if len(open) == 1 && res.late == nil {
 		s := race{d: d, c: c, try: try}

@@ -12,7 +12,7 @@
 //
 //   - Every dial is bounded by the earlier of the context's deadline and
 //     WithTimeout (30 s), retries included; every attempt by
-//     WithAttemptTimeout (1 s). An attempt that reaches it is a stall.
+//     WithAttemptTimeout (500 ms). An attempt that reaches it is a stall.
 //   - AAAA and A are resolved concurrently and the addresses raced as RFC
 //     8305 (Happy Eyeballs v2) describes: families interleaved, the next
 //     address started after the Connection Attempt Delay (250 ms) or at once

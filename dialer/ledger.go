@@ -18,7 +18,13 @@ import (
 //     that refuses for a moment while it restarts is reached by the
 //     retries, not cut off by its own refusals. If the dial fails, each
 //     refusing address and the destination are charged one failure.
-//   - A connection is a success for its address and the destination.
+//   - A connection is a success for its address and the destination. In a
+//     TLS dial a connection is TCP and the handshake: a handshake that
+//     stalls is a stall, and a TCP connect followed by a stalled handshake
+//     is never counted as a success first.
+//   - A rejected TLS handshake (certificate, protocol) is neutral for both:
+//     it is a configuration problem, not an outage, and it ends the dial
+//     without a retry (rejected).
 //   - Cancellation by the caller, a deadline that cut an attempt short,
 //     and losing a race within the attempt delay are neutral. Losing a race
 //     after waiting past the attempt delay counts against the address (it is
@@ -37,7 +43,10 @@ type ledger struct {
 	destDone    breaker.Ticket // the destination's ticket, if held (held: destHeld)
 	destHeld    bool
 	destRefused bool // a refusal awaits the dial's end
-	roundStall  bool // this round already charged a stall
+	roundStall  bool // this round already charged a stall (or holds one)
+	destProbe   bool // the destination ticket is its half-open probe
+	stallHeld   bool // a stall the probe's round will charge if it fails
+	rejected    bool // a TLS handshake was rejected: the dial is not retried
 
 	entries []addrEntry
 	buf     [4]addrEntry
@@ -67,11 +76,12 @@ func (l *ledger) openDest() error {
 		return ErrCircuitOpen
 	}
 	l.destDone, l.destHeld = tk, true
+	l.destProbe = l.dests.State(l.key) == breaker.HalfOpen
 	return nil
 }
 
 // startRound resets the per-round state.
-func (l *ledger) startRound() { l.roundStall = false }
+func (l *ledger) startRound() { l.roundStall, l.stallHeld = false, false }
 
 // addrOpen reports whether a's breaker is open, without taking a ticket.
 func (l *ledger) addrOpen(a netip.AddrPort) bool {
@@ -107,6 +117,9 @@ func (l *ledger) entry(a netip.AddrPort) *addrEntry {
 
 // attempted records one finished attempt.
 func (l *ledger) attempted(r *attemptResult) {
+	if r.outcome == Rejected {
+		l.rejected = true // its tickets are settled neutral by finish
+	}
 	if l.addrs == nil && l.dests == nil {
 		return
 	}
@@ -119,7 +132,13 @@ func (l *ledger) attempted(r *attemptResult) {
 		e.spend(breaker.Failure)
 		if !l.roundStall && l.destHeld {
 			l.roundStall = true
-			l.spendDest(breaker.Failure)
+			if l.destProbe {
+				// The probe decides the breaker: one stalled address must
+				// not reopen it while a sibling may still connect.
+				l.stallHeld = true
+			} else {
+				l.spendDest(breaker.Failure)
+			}
 		}
 	case LostSlow:
 		e.spend(breaker.Failure)
@@ -140,6 +159,15 @@ func (l *ledger) spendDest(o breaker.Outcome) {
 	if l.destHeld {
 		l.destDone.Done(o)
 		l.destDone, l.destHeld = breaker.Ticket{}, false
+	}
+}
+
+// roundFailed charges the stall a probe's round held back, now that no
+// address of the round connected.
+func (l *ledger) roundFailed() {
+	if l.stallHeld {
+		l.stallHeld = false
+		l.spendDest(breaker.Failure)
 	}
 }
 

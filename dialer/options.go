@@ -20,12 +20,15 @@ const (
 	DefaultTimeout = 30 * time.Second
 
 	// DefaultAttemptTimeout bounds one handshake to one address. An attempt
-	// that reaches it is a stall. One second is Linux's initial SYN
-	// retransmission timeout: a handshake still unanswered by then has lost
-	// its first SYN or is talking to a host that drops SYNs, and the race
-	// (other addresses) and the retries do better than the kernel's
-	// retransmissions.
-	DefaultAttemptTimeout = time.Second
+	// that reaches it is a stall. Half a second is half of Linux's initial
+	// SYN retransmission timeout: a handshake still unanswered by then has
+	// most likely lost its SYN or is talking to a host that drops SYNs, and
+	// a fresh attempt (another address, or a retry) does better than waiting
+	// for the kernel's retransmission. It is also what lets the defaults cut
+	// off a stall storm within about half a second. Round trips above a few
+	// hundred milliseconds (geostationary satellite links) need a larger
+	// value.
+	DefaultAttemptTimeout = 500 * time.Millisecond
 
 	// DefaultAttemptDelay is RFC 8305's recommended Connection Attempt Delay
 	// (section 5): the next address is tried when the running attempt has
@@ -111,6 +114,9 @@ type config struct {
 	retryRatio float64
 	retryFloor int
 	onAttempt  func(AttemptInfo)
+	policy     *Policy
+
+	tls tlsOptions // DialTLSContext's settings (tls_options.go)
 }
 
 func defaultConfig() config {
@@ -195,7 +201,7 @@ func WithTimeout(d time.Duration) Option {
 
 // WithAttemptTimeout bounds one handshake to one address; an attempt that
 // reaches it is a stall and counts against the address and the destination.
-// The default is DefaultAttemptTimeout (1 s). It must be positive.
+// The default is DefaultAttemptTimeout (500 ms). It must be positive.
 func WithAttemptTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {

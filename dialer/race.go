@@ -12,7 +12,11 @@ import (
 // within the attempt delay, or at once when it fails. The first connection
 // wins; the others are cancelled, and any that connects anyway is closed.
 // race returns only after every attempt it started has finished, so no
-// goroutine or socket outlives it.
+// goroutine or socket outlives it. In a TLS dial an attempt is TCP and the
+// handshake together, a late winner is a *tls.Conn and is closed the same
+// way, and a rejected handshake (Rejected) ends the race at once with its
+// error: another address of the same name would present the same
+// certificate.
 //
 // It runs in the dialing goroutine; the ledger, the memory and the
 // observer are called from here only.
@@ -29,6 +33,7 @@ type race struct {
 	firstErr error
 	firstAt  netip.AddrPort
 	canceled error // the error of an attempt the caller's context cut short
+	rejected error // a TLS handshake rejected (certificate, protocol): final
 	stalled  bool  // an attempt stalled in this round
 }
 
@@ -85,6 +90,12 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 				drain()
 				return res.conn, nil
 			}
+			if res.outcome == Rejected {
+				cancel(errRaceRejected)
+				r.settle(&res)
+				drain()
+				return nil, res.err
+			}
 			r.settle(&res)
 			startNext() // a failure starts the next attempt at once
 		case <-delay.C:
@@ -120,6 +131,9 @@ func (r *race) settle(res *attemptResult) {
 	if res.outcome == Canceled && r.canceled == nil {
 		r.canceled = res.err
 	}
+	if res.outcome == Rejected && r.rejected == nil {
+		r.rejected = res.err // kept whole: a remote alert is a *net.OpError
+	}
 	switch res.outcome {
 	case Connected:
 		r.c.dst.recordWinner(res.addr, time.Now())
@@ -137,7 +151,7 @@ func (r *race) observe(res *attemptResult) {
 		fn(AttemptInfo{
 			Destination: r.c.t.key, Address: res.addr, Try: r.try,
 			DialStart: r.c.start, Start: res.start, Elapsed: res.elapsed,
-			Outcome: res.outcome, Err: res.err,
+			Handshake: res.handshake, Outcome: res.outcome, Err: res.err,
 		})
 	}
 }
@@ -145,6 +159,8 @@ func (r *race) observe(res *attemptResult) {
 // failure explains a race in which nothing connected.
 func (r *race) failure() error {
 	switch {
+	case r.rejected != nil:
+		return r.rejected // a configuration problem outranks the rest
 	case r.firstErr == nil && r.canceled != nil:
 		return r.canceled // the deadline, seen by the socket before the context
 	case r.firstErr == nil && r.tried == 0:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"syscall"
 	"time"
@@ -18,7 +19,7 @@ import (
 // wait would cross the dial's deadline: then the round's own error is
 // returned at once rather than a deadline error after a pointless sleep.
 func (d *Dialer) nextRound(ctx context.Context, c *call, try int, cause error, schedule *backoff.BackOff) error {
-	if ctx.Err() != nil || try > d.cfg.maxRetries || !retryable(cause) {
+	if ctx.Err() != nil || try > d.cfg.maxRetries || c.led.rejected || !retryable(cause) {
 		return cause
 	}
 	if *schedule == nil {
@@ -50,15 +51,20 @@ func (d *Dialer) nextRound(ctx context.Context, c *call, try int, cause error, s
 }
 
 // retryable reports whether a retry can fix the failure: a refusal, reset,
-// unreachable network or host, a stall, or a temporary DNS failure. It is
-// false for bad addresses, names that do not exist, the caller's
-// cancellation and open breakers.
+// unreachable network or host, a stall (of TCP or of the TLS handshake), a
+// connection dropped during the TLS handshake, or a temporary DNS failure.
+// It is false for bad addresses, names that do not exist, the caller's
+// cancellation, open breakers and rejected TLS handshakes (certificate or
+// protocol errors; nextRound also checks the ledger for those).
 func retryable(err error) bool {
 	if errors.Is(err, ErrCircuitOpen) || errors.Is(err, context.Canceled) {
 		return false
 	}
 	if errors.Is(err, ErrAttemptTimeout) {
 		return true
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true // only a TLS handshake reads: the server hung up on it
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {

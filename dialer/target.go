@@ -1,6 +1,7 @@
 package dialer
 
 import (
+	"crypto/tls"
 	"net"
 	"net/netip"
 	"strconv"
@@ -25,6 +26,10 @@ type target struct {
 	ip      netip.Addr // valid when host is an IP literal
 	port    uint16
 	key     string // the destination: host:port as asked, host lower-cased
+
+	// tls, set by DialTLSContext, is the configuration of the TLS handshake
+	// that each attempt makes after TCP connects (tls.go).
+	tls *tls.Config
 }
 
 // parseTarget validates a tcp dial request. Errors are the standard

@@ -11,6 +11,8 @@
 //     drops every SYN sent to it.
 //   - Refused is an address that answers every SYN with a RST.
 //   - Healthy is an echo server.
+//   - SilentTLS accepts TCP connections and never answers the TLS
+//     ClientHello: it parks a TLS client in its handshake.
 //   - DualStack puts a Stalled on [::1]:P and a Healthy on 127.0.0.1:P.
 //   - Resolver is a table-driven fake with the LookupNetIP method of
 //     *net.Resolver, with per-family delays that follow testing/synctest.

@@ -1,0 +1,57 @@
+package dialer_test
+
+import (
+	"errors"
+	"net/netip"
+	"testing"
+
+	"github.com/dialguard/dialguard/dialer"
+	"github.com/dialguard/dialguard/dialer/dialtest"
+)
+
+func TestPolicyDeniesBeforeAnyAttempt(t *testing.T) {
+	h := dialtest.NewHealthy(t, "127.0.0.1:0")
+	port := h.Addr().Port()
+	mapped := netip.AddrFrom16(v4loop.As16()) // ::ffff:127.0.0.1
+	res := dialtest.NewResolver(map[string]dialtest.Host{
+		"internal.test": {IPv4: []netip.Addr{v4loop}},
+		"mapped.test":   {IPv6: []netip.Addr{mapped}},
+	})
+	var seen attempts
+	d := newDialer(t, dialer.WithResolver(res), dialer.WithAttemptObserver(seen.observe),
+		dialer.WithPolicy(dialer.Policy{Deny: dialer.Internal()}))
+	for _, address := range []string{
+		h.String(),
+		hostPort("internal.test", port),
+		hostPort("mapped.test", port),
+		hostPort(mapped.String(), port),
+	} {
+		t.Run(address, func(t *testing.T) {
+			_, err := d.DialContext(t.Context(), "tcp", address)
+			var de *dialer.DeniedError
+			if !errors.Is(err, dialer.ErrDenied) || !errors.As(err, &de) {
+				t.Fatalf("err = %v, want a *DeniedError", err)
+			}
+			if de.Addr != h.Addr() || de.Rule != netip.MustParsePrefix("127.0.0.0/8") {
+				t.Errorf("denied %v by %v, want %v by 127.0.0.0/8", de.Addr, de.Rule, h.Addr())
+			}
+		})
+	}
+	if n := len(seen.all()); n != 0 || h.Accepted() != 0 {
+		t.Errorf("%d attempts made and %d connections accepted for denied addresses", n, h.Accepted())
+	}
+}
+
+func TestPolicyAllowList(t *testing.T) {
+	h := dialtest.NewHealthy(t, "127.0.0.1:0")
+	h2 := dialtest.NewHealthy(t, hostPort("127.0.0.2", h.Addr().Port()))
+	d := newDialer(t, dialer.WithPolicy(dialer.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")}}))
+	if _, err := d.DialContext(t.Context(), "tcp", h.String()); !errors.Is(err, dialer.ErrDenied) {
+		t.Errorf("dial outside the allow list: err = %v, want ErrDenied", err)
+	}
+	c, err := d.DialContext(t.Context(), "tcp", h2.String())
+	if err != nil {
+		t.Fatalf("dial inside the allow list: %v", err)
+	}
+	c.Close()
+}

@@ -1,0 +1,47 @@
+// Command dialprobe dials a host:port with dialguard and shows every
+// connection attempt of the race: the tool for the middle of an incident,
+// when a name resolves to an address that swallows SYNs and nobody can see
+// which one.
+//
+//	dialprobe [-timeout d] [-attempt-timeout d] [-attempt-delay d]
+//	          [-n count] [-interval d] [-network tcp|tcp4|tcp6] host:port
+//
+// For each dial it prints one line per attempt (through
+// dialer.WithAttemptObserver), in the order they started:
+//
+//	+250.3ms  127.0.0.1:8080  ipv4  try 1  connected  took 180µs
+//
+// the start offset from the beginning of the dial, the address, its family,
+// the round (try 2 is the first retry), the outcome (connected, failed, stalled, lost-slow, lost, canceled, skipped;
+// see dialer.AttemptOutcome), how long the attempt took and its error. Then
+// the dial's result (connected to X in Y, or its error), and the state of the
+// circuit breakers: the destination's (Dialer.DestinationState) and each
+// address's seen so far (Dialer.AddressState). A connection that is made is
+// closed at once; nothing is sent on it.
+//
+// With -n, the dials share one Dialer, -interval apart, so the second dial
+// shows what dialguard remembered from the first: an address that stalled
+// is tried last, and a breaker that opened refuses at once.
+//
+// dialprobe dials whatever it is asked to. Exit status 1 means a bad
+// argument or at least one failed dial.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+)
+
+// main runs the probe and exits 1 on error. Interrupt (Ctrl-C) cancels the
+// dial in progress and ends the run.
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dialprobe:", err)
+		os.Exit(1)
+	}
+}

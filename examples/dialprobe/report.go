@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dialguard/dialguard/breaker"
+	"github.com/dialguard/dialguard/dialer"
+)
+
+// writeAttempts prints one line per attempt, its start relative to the
+// dial's start:
+//
+//	+250.3ms  127.0.0.1:8080  ipv4  try 1  connected  took 180µs
+func writeAttempts(out io.Writer, attempts []dialer.AttemptInfo, dialStart time.Time) {
+	if len(attempts) == 0 {
+		fmt.Fprintln(out, "  no attempt made")
+		return
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, a := range attempts {
+		start := a.DialStart
+		if start.IsZero() {
+			start = dialStart
+		}
+		line := fmt.Sprintf("  +%v\t%v\t%s\ttry %d\t%v\ttook %v",
+			round(a.Start.Sub(start)), a.Address, family(a.Address.Addr()), a.Try, a.Outcome, round(a.Elapsed))
+		if a.Err != nil {
+			line += "\terror: " + a.Err.Error()
+		}
+		fmt.Fprintln(tw, line)
+	}
+	tw.Flush()
+}
+
+// writeBreakers prints the destination's breaker and each address's.
+func writeBreakers(out io.Writer, d *dialer.Dialer, dest string, addrs []netip.AddrPort) {
+	s, ok := d.DestinationState(dest)
+	fmt.Fprintf(out, "  breaker destination %s: %s\n", dest, describe(s, ok))
+	for _, a := range addrs {
+		s, ok := d.AddressState(a)
+		fmt.Fprintf(out, "  breaker address %v: %s\n", a, describe(s, ok))
+	}
+}
+
+// describe summarises a breaker snapshot.
+func describe(s breaker.Snapshot, ok bool) string {
+	if !ok {
+		return "none"
+	}
+	c := s.Counts
+	text := fmt.Sprintf("%v (successes %d, failures %d, consecutive failures %d", s.State, c.Successes, c.Failures, c.ConsecutiveFailures)
+	if s.Trips > 0 {
+		text += fmt.Sprintf(", trips %d", s.Trips)
+	}
+	if s.State == breaker.Open {
+		text += fmt.Sprintf(", probe in %v", round(time.Until(s.OpenUntil)))
+	}
+	return text + ")"
+}
+
+// destinationKey is the destination as the dialer keys it: host:port with
+// the host lower-cased.
+func destinationKey(address string) string {
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return address
+	}
+	return net.JoinHostPort(strings.ToLower(host), port)
+}
+
+// family names an address's family as dialguard's logs do.
+func family(a netip.Addr) string {
+	if a.Unmap().Is4() {
+		return "ipv4"
+	}
+	return "ipv6"
+}
+
+// round shortens a duration for printing.
+func round(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
