@@ -38,9 +38,16 @@
 //	  rounds, retries      retry.go, budget.go
 //	    resolve            resolve.go   AAAA and A, RFC 8305 section 3
 //	    order              order.go     interleave, memory, section 4
+//	    policy             policy.go    allowed and denied prefixes
 //	    race               race.go      section 5
 //	      attempt          attempt.go   attempt timeout, net.Dialer
+//	        handshake      tls.go       DialTLSContext only
 //	  record outcomes      ledger.go    breakers; log.go, the observer
+//
+// DialTLSContext gives the TLS handshake the same protection: it is part of
+// each attempt, bounded by WithHandshakeTimeout, and a handshake that stalls
+// counts like a TCP stall. WithPolicy keeps dials away from denied prefixes
+// (for services that dial user-supplied addresses).
 //
 // Package dialtest reproduces stalled handshakes on loopback, without root,
 // for this package's tests and for its users'.

@@ -384,9 +384,10 @@ func WithRetryBudget(ratio float64, floor int) Option {
 }
 
 // WithAttemptObserver registers a function called once for every finished
-// connection attempt, from the goroutine that made it, with what happened.
-// It is how tracers and metrics see the race. It must not block. A nil
-// function is an error.
+// (or skipped) connection attempt, with what happened. It is called from the
+// dialing goroutine, in the order the attempts finished, and every attempt
+// of a dial has been observed before DialContext returns. It is how tracers
+// and metrics see the race. It must not block. A nil function is an error.
 func WithAttemptObserver(fn func(AttemptInfo)) Option {
 	return func(c *config) error {
 		if fn == nil {
