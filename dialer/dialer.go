@@ -165,7 +165,7 @@ func (d *Dialer) dial(ctx context.Context, network, address string, handshake bo
 	if handshake {
 		t.tls = d.tlsConfigFor(t.host)
 	}
-	conn, err := d.dialTCP(ctx, &t)
+	conn, err := d.dialTCP(ctx, t)
 	if err != nil {
 		return nil, opError(network, t.key, err)
 	}
@@ -204,7 +204,7 @@ func (d *Dialer) dialPassThrough(ctx context.Context, network, address string) (
 
 // call is the state of one dial, owned by the goroutine that dials.
 type call struct {
-	t        *target
+	t        target
 	start    time.Time
 	deadline time.Time
 	expired  error // the cause reported when the deadline passes
@@ -223,7 +223,7 @@ func (c *call) bounds() bounds {
 // attempt of its own (resolution, a multi-address race); a single attempt
 // puts the deadline on its own context, which keeps the healthy path to
 // one context per dial.
-func (d *Dialer) dialTCP(ctx context.Context, t *target) (net.Conn, error) {
+func (d *Dialer) dialTCP(ctx context.Context, t target) (net.Conn, error) {
 	c := call{t: t, start: time.Now()}
 	c.deadline, c.expired = d.deadline(ctx, c.start)
 	if !t.ip.IsValid() {
@@ -272,7 +272,7 @@ func (d *Dialer) dialRound(ctx context.Context, c *call, try int) (net.Conn, err
 		return s.single(ctx, a, c.t.key)
 	}
 	prefer, _ := c.dst.preferred(time.Now(), d.cfg.memoryTTL)
-	res, err := d.resolve(ctx, *c.t, prefer.Addr())
+	res, err := d.resolve(ctx, c.t, prefer.Addr())
 	if err != nil {
 		return nil, err
 	}

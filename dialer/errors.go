@@ -80,8 +80,7 @@ func (a destAddr) String() string  { return a.address }
 // opError wraps cause the way net.Dialer does: a *net.OpError with Op
 // "dial". A cause that already is a dial *net.OpError is returned as it is.
 func opError(network, address string, cause error) error {
-	var oe *net.OpError
-	if errors.As(cause, &oe) && oe.Op == "dial" && oe == cause {
+	if oe, ok := cause.(*net.OpError); ok && oe.Op == "dial" {
 		return cause
 	}
 	var addr net.Addr

@@ -1,6 +1,8 @@
 package dialer
 
 import (
+	"time"
+
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -24,7 +26,7 @@ func (d *Dialer) logAttempt(dest string, try int, res *attemptResult) {
 }
 
 // logRetry writes one retry decision at Debug.
-func (d *Dialer) logRetry(dest string, try int, wait interface{ String() string }, cause error) {
+func (d *Dialer) logRetry(dest string, try int, wait time.Duration, cause error) {
 	ce := d.log.Check(zapcore.DebugLevel, "dial retry")
 	if ce == nil {
 		return
@@ -32,7 +34,7 @@ func (d *Dialer) logRetry(dest string, try int, wait interface{ String() string 
 	ce.Write(
 		zap.String("destination", dest),
 		zap.Int("attempt", try),
-		zap.Stringer("wait", wait),
+		zap.Duration("wait", wait),
 		zap.Error(cause),
 	)
 }
