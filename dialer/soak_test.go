@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -325,6 +326,9 @@ func TestChaosSoak(t *testing.T) {
 	}
 	var fdAfter int
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		// io.Copy between TCP connections splices through pipes that the
+		// runtime pools; the pool lets them go (and closes them) over GCs.
+		runtime.GC()
 		if fdAfter, _ = dialtest.OpenFDs(); fdAfter <= fdBefore {
 			break
 		}
@@ -431,11 +435,31 @@ func newFDs(before, after map[string]string) []string {
 	var out []string
 	for fd, target := range after {
 		if before[fd] != target {
-			out = append(out, fd+"->"+target)
+			out = append(out, fd+"->"+target+" "+holders(target))
 		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+// holders lists the processes that hold target open, for diagnosis.
+func holders(target string) string {
+	if target == "" {
+		return ""
+	}
+	var pids []string
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		fds, _ := os.ReadDir("/proc/" + p.Name() + "/fd")
+		for _, fd := range fds {
+			if t, _ := os.Readlink("/proc/" + p.Name() + "/fd/" + fd.Name()); t == target {
+				comm, _ := os.ReadFile("/proc/" + p.Name() + "/comm")
+				pids = append(pids, p.Name()+":"+strings.TrimSpace(string(comm)))
+				break
+			}
+		}
+	}
+	return fmt.Sprint(pids)
 }
 
 func isTimeout(err error) bool {
