@@ -64,7 +64,12 @@ func (d *Dialer) resolve(ctx context.Context, t target, prefer netip.Addr) (reso
 	select {
 	case a6 = <-v6:
 		if len(a6.addrs) > 0 && !prefer.Is4() {
-			return resolution{addrs: a6.addrs, late: v4, stop: stop}, nil
+			select {
+			case a4 = <-v4:
+			default:
+				return resolution{addrs: a6.addrs, late: v4, stop: stop}, nil
+			}
+			break
 		}
 		if len(a6.addrs) == 0 {
 			a4 = <-v4 // IPv6 has nothing: IPv4 is all there is
@@ -79,7 +84,12 @@ func (d *Dialer) resolve(ctx context.Context, t target, prefer netip.Addr) (reso
 			break
 		}
 		if prefer.Is4() {
-			return resolution{addrs: a4.addrs, late: v6, stop: stop}, nil
+			select {
+			case a6 = <-v6: // already in: one list, one race, no late joiner
+			default:
+				return resolution{addrs: a4.addrs, late: v6, stop: stop}, nil
+			}
+			break
 		}
 		if r, ok := d.awaitOther(ctx, a4, v6, &a6, stop); ok {
 			return r, nil
