@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"time"
@@ -126,7 +127,7 @@ func (d *Dialer) attempt(ctx context.Context, b bounds, addr netip.AddrPort, key
 	}
 	actx, cancel := context.WithDeadlineCause(ctx, limit, limitCause)
 	conn, err := d.dialAddr(actx, b.network, addr, key)
-	cause := context.Cause(actx) // read before cancel, which would set one
+	cause, ended := context.Cause(actx), actx.Err() // read before cancel, which would set them
 	cancel()
 	res := attemptResult{addr: addr, conn: conn, err: err, start: start, elapsed: time.Since(start)}
 	if err == nil {
@@ -135,6 +136,11 @@ func (d *Dialer) attempt(ctx context.Context, b bounds, addr netip.AddrPort, key
 			return res
 		}
 		res.outcome = Connected
+		return res
+	}
+	if errors.Is(err, ErrDenied) {
+		// The policy's second check, in Control: no connect was made.
+		res.outcome = Skipped
 		return res
 	}
 	if cause == nil && isTimeout(err) && !time.Now().Before(limit) {
@@ -146,28 +152,34 @@ func (d *Dialer) attempt(ctx context.Context, b bounds, addr netip.AddrPort, key
 		res.outcome = Failed
 		return res
 	}
-	d.classifyCut(&res, cause)
+	d.classifyCut(&res, cause, ended)
 	return res
 }
 
 // classifyCut sets the outcome of an attempt that its context cut short,
 // from the context's cause: a stall (the attempt or handshake timeout), a
 // lost race, or the caller's cancellation or deadline.
-func (d *Dialer) classifyCut(res *attemptResult, cause error) {
+func (d *Dialer) classifyCut(res *attemptResult, cause, ended error) {
 	switch {
 	case errors.Is(cause, ErrAttemptTimeout):
 		res.outcome = Stalled
 		res.err = cause
 	case errors.Is(cause, errLostRace):
 		res.outcome = Lost
-		if res.elapsed >= d.cfg.attemptDelay {
+		// Only a TCP connect that went unanswered past the attempt delay is
+		// evidence against the address; a connected TLS attempt answered.
+		if res.elapsed >= d.cfg.attemptDelay && res.handshake == 0 {
 			res.outcome = LostSlow
 		}
 	default:
 		// The cause, not the socket's "i/o timeout": a deadline that cut
-		// the attempt short must match context.DeadlineExceeded.
+		// the attempt short must match context.DeadlineExceeded, and a
+		// cancellation context.Canceled, whatever cause the caller gave.
 		res.outcome = Canceled
 		res.err = cause
+		if ended != nil && !errors.Is(cause, ended) {
+			res.err = fmt.Errorf("%w: %w", ended, cause)
+		}
 	}
 }
 

@@ -142,6 +142,7 @@ func (dst *destination) admit(ctx context.Context, deadline time.Time, expired e
 	dst.mu.Lock()
 	dst.budget.roll(now)
 	dst.budget.dials++
+	dst.mu.Unlock()
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -149,20 +150,24 @@ func (dst *destination) admit(ctx context.Context, deadline time.Time, expired e
 		}
 	}()
 	for {
+		dst.mu.Lock()
 		if limit == 0 || dst.inFlight < limit || dst.answeringLocked(now, ttl) {
 			dst.inFlight++
 			dst.mu.Unlock()
 			return nil
-		}
-		if breakers != nil && breakers.State(key) == breaker.Open {
-			dst.mu.Unlock()
-			return ErrCircuitOpen
 		}
 		if dst.wake == nil {
 			dst.wake = make(chan struct{})
 		}
 		wake := dst.wake
 		dst.mu.Unlock()
+		// The breaker is read with no lock of ours held: reading it may move
+		// it to half-open, and its hook wakes this destination's waiters
+		// (taking dst.mu). It is read after taking wake, so an opening that
+		// comes after the read closes wake and is seen on the next turn.
+		if breakers != nil && breakers.State(key) == breaker.Open {
+			return ErrCircuitOpen
+		}
 		if timer == nil {
 			timer = time.NewTimer(time.Until(deadline))
 		}
@@ -171,10 +176,9 @@ func (dst *destination) admit(ctx context.Context, deadline time.Time, expired e
 		case <-timer.C:
 			return expired
 		case <-ctx.Done():
-			return context.Cause(ctx)
+			return ctxError(ctx)
 		}
 		now = time.Now()
-		dst.mu.Lock()
 	}
 }
 

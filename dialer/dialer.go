@@ -156,7 +156,7 @@ func (d *Dialer) dial(ctx context.Context, network, address string, handshake bo
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
 	if ctx.Err() != nil { // already over: no I/O at all
-		return nil, opError(network, t.key, context.Cause(ctx))
+		return nil, opError(network, t.key, ctxError(ctx))
 	}
 	// An open destination fails here, before anything is set up for it.
 	if d.destBreakers != nil && d.destBreakers.State(t.key) == breaker.Open {
@@ -278,8 +278,22 @@ func (d *Dialer) dialRound(ctx context.Context, c *call, try int) (net.Conn, err
 	}
 	defer res.stop()
 	cands := d.order(res.addrs, c.t.port, c.dst, time.Now())
+	open, denied := d.admissible(c, cands, nil)
+	if len(open) == 0 && denied != nil && res.late == nil {
+		return nil, denied // every address is denied: nothing was dialled
+	}
+	if len(open) == 1 && res.late == nil {
+		s := race{d: d, c: c, try: try}
+		return s.single(ctx, open[0], c.dst.addrKey(open[0]))
+	}
+	r := race{d: d, c: c, try: try, pending: open, late: res.late, denied: denied}
+	return r.run(ctx)
+}
+
+// admissible keeps, in order, the candidates the policy allows and whose
+// breaker is not open, and returns the first denial (or the one given).
+func (d *Dialer) admissible(c *call, cands []netip.AddrPort, denied error) ([]netip.AddrPort, error) {
 	open := cands[:0]
-	var denied error
 	for _, a := range cands {
 		if err := d.cfg.policy.check(a); err != nil {
 			denied = cmp.Or(denied, err)
@@ -289,15 +303,7 @@ func (d *Dialer) dialRound(ctx context.Context, c *call, try int) (net.Conn, err
 			open = append(open, a)
 		}
 	}
-	if len(open) == 0 && denied != nil {
-		return nil, denied // every address is denied: nothing was dialled
-	}
-	if len(open) == 1 && res.late == nil {
-		s := race{d: d, c: c, try: try}
-		return s.single(ctx, open[0], c.dst.addrKey(open[0]))
-	}
-	r := race{d: d, c: c, try: try, pending: open, late: res.late}
-	return r.run(ctx)
+	return open, denied
 }
 
 // single is the race of one address, made in the dialing goroutine. key is
@@ -313,7 +319,7 @@ func (r *race) single(ctx context.Context, a netip.AddrPort, key string) (net.Co
 		return res.conn, nil
 	}
 	if ctx.Err() != nil {
-		return nil, context.Cause(ctx)
+		return nil, ctxError(ctx)
 	}
 	return nil, r.failure()
 }

@@ -1,6 +1,8 @@
 package dialer
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -43,7 +45,8 @@ func (stallError) Is(target error) bool { _, ok := target.(stallError); return o
 // unwraps to it, so errors.Is(err, syscall.ECONNREFUSED) and friends still
 // work.
 type AddressesError struct {
-	// Tried is how many connection attempts were made, retries included.
+	// Tried is how many connection attempts the last round made (retries
+	// are rounds of their own; attempts cut short count too).
 	Tried int
 	// FirstAddr is the address whose failure came first.
 	FirstAddr netip.AddrPort
@@ -103,3 +106,14 @@ func innerCause(err error) error {
 // errNoAddresses explains a round in which no attempt produced an error of
 // its own (every attempt was cut short).
 var errNoAddresses = &net.AddrError{Err: "no suitable address found"}
+
+// ctxError is what a dial reports when its context ended: the context's
+// error (so errors.Is(err, context.Canceled) holds, as with net.Dialer),
+// joined with the caller's cause when the context was given one.
+func ctxError(ctx context.Context) error {
+	err, cause := ctx.Err(), context.Cause(ctx)
+	if cause == nil || cause == err || errors.Is(cause, err) {
+		return cmp.Or(cause, err)
+	}
+	return fmt.Errorf("%w: %w", err, cause)
+}

@@ -10,9 +10,11 @@ import (
 )
 
 // Policy says which addresses a Dialer may connect to. It is checked on
-// every resolved address before the race, and again on the socket's actual
-// remote address just before connect (in net.Dialer's Control hook), so a
-// name that resolves differently between the two cannot slip through.
+// every resolved address before it is raced (the family that answers late
+// included), and again on the socket's actual remote address just before
+// connect, in net.Dialer's Control hook: every socket the Dialer opens
+// passes that second check, the networks handed through to net.Dialer
+// (udp, ip4:proto, ...) included, so no path reaches a denied address.
 // IPv4-mapped IPv6 addresses (::ffff:127.0.0.1) are judged as the IPv4
 // address they carry.
 //
@@ -27,8 +29,12 @@ type Policy struct {
 // Internal lists the prefixes a service that dials user-supplied addresses
 // should usually deny: unspecified, loopback, private (RFC 1918, RFC 4193),
 // carrier-grade NAT, link-local (which holds the cloud metadata address
-// 169.254.169.254), AWS's IPv6 metadata address, multicast and the
-// broadcast address. Use it as Policy{Deny: dialer.Internal()}.
+// 169.254.169.254), AWS's IPv6 metadata address, IETF protocol
+// assignments, benchmarking, reserved and multicast ranges, the broadcast
+// address, and the IPv6 prefixes that embed an IPv4 address a gateway may
+// forward to (NAT64 64:ff9b::/96 and 64:ff9b:1::/48, 6to4 2002::/16), so
+// that an internal IPv4 address cannot be reached through them. Use it as
+// Policy{Deny: dialer.Internal()}.
 func Internal() []netip.Prefix {
 	return []netip.Prefix{
 		netip.MustParsePrefix("0.0.0.0/8"),
@@ -38,7 +44,10 @@ func Internal() []netip.Prefix {
 		netip.MustParsePrefix("192.168.0.0/16"),
 		netip.MustParsePrefix("100.64.0.0/10"),
 		netip.MustParsePrefix("169.254.0.0/16"),
+		netip.MustParsePrefix("192.0.0.0/24"),
+		netip.MustParsePrefix("198.18.0.0/15"),
 		netip.MustParsePrefix("224.0.0.0/4"),
+		netip.MustParsePrefix("240.0.0.0/4"),
 		netip.MustParsePrefix("255.255.255.255/32"),
 		netip.MustParsePrefix("::/128"),
 		netip.MustParsePrefix("::1/128"),
@@ -46,6 +55,9 @@ func Internal() []netip.Prefix {
 		netip.MustParsePrefix("fe80::/10"),
 		netip.MustParsePrefix("fd00:ec2::254/128"),
 		netip.MustParsePrefix("ff00::/8"),
+		netip.MustParsePrefix("64:ff9b::/96"),
+		netip.MustParsePrefix("64:ff9b:1::/48"),
+		netip.MustParsePrefix("2002::/16"),
 	}
 }
 
@@ -122,7 +134,12 @@ func (p *Policy) guardControl(next func(ctx context.Context, network, address st
 		}
 		a, err := netip.ParseAddrPort(address)
 		if err != nil {
-			return &DeniedError{} // an address the policy cannot judge is not dialled
+			// Raw IP networks (ip4:icmp, ...) have no port.
+			ip, ipErr := netip.ParseAddr(address)
+			if ipErr != nil {
+				return fmt.Errorf("%w: cannot judge address %q", ErrDenied, address)
+			}
+			a = netip.AddrPortFrom(ip, 0)
 		}
 		if err := p.check(a); err != nil {
 			return err

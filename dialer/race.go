@@ -2,6 +2,7 @@ package dialer
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"time"
@@ -33,6 +34,7 @@ type race struct {
 	firstErr error
 	firstAt  netip.AddrPort
 	canceled error // the error of an attempt the caller's context cut short
+	denied   error // the first address the policy refused
 	rejected error // a TLS handshake rejected (certificate, protocol): final
 	stalled  bool  // an attempt stalled in this round
 }
@@ -50,6 +52,7 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 
 	d, c := r.d, r.c
 	b := c.bounds()
+	var lastStart time.Time
 	startNext := func() {
 		for len(r.pending) > 0 && r.launched < r.d.cfg.maxAddresses {
 			a := r.pending[0]
@@ -62,6 +65,7 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 			running++
 			key := c.dst.addrKey(a)
 			go func() { results <- d.attempt(rctx, b, a, key) }()
+			lastStart = time.Now()
 			delay.Reset(r.d.cfg.attemptDelay)
 			return
 		}
@@ -70,7 +74,10 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 		for ; running > 0; running-- {
 			res := <-results
 			if res.conn != nil {
-				res.conn.Close() // a late winner: the race is over
+				// A late winner: it answered, but after the race was
+				// decided. Closed, and neutral: not the address to prefer.
+				res.conn.Close()
+				res.conn, res.outcome, res.err = nil, Lost, errLostRace
 			}
 			r.settle(&res)
 		}
@@ -103,15 +110,19 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 		case l := <-r.late:
 			r.late = nil
 			if len(l.addrs) > 0 {
-				r.pending = r.d.mergeLate(r.pending, l.addrs, c.t.port, c.dst, time.Now())
-				if running == 0 {
+				merged := r.d.mergeLate(r.pending, l.addrs, c.t.port, c.dst, time.Now())
+				r.pending, r.denied = r.d.admissible(c, merged, r.denied)
+				// Start at once if nothing runs, or if the attempt delay has
+				// already passed with nothing left to start (section 5);
+				// otherwise the pending delay timer starts it.
+				if running == 0 || time.Since(lastStart) >= r.d.cfg.attemptDelay {
 					startNext()
 				}
 			}
 		case <-ctx.Done():
 			cancel(context.Cause(ctx))
 			drain()
-			return nil, context.Cause(ctx)
+			return nil, ctxError(ctx)
 		}
 	}
 }
@@ -130,6 +141,9 @@ func (r *race) settle(res *attemptResult) {
 	}
 	if res.outcome == Canceled && r.canceled == nil {
 		r.canceled = res.err
+	}
+	if res.outcome == Skipped && r.denied == nil && errors.Is(res.err, ErrDenied) {
+		r.denied = res.err
 	}
 	if res.outcome == Rejected && r.rejected == nil {
 		r.rejected = res.err // kept whole: a remote alert is a *net.OpError
@@ -163,6 +177,8 @@ func (r *race) failure() error {
 		return r.rejected // a configuration problem outranks the rest
 	case r.firstErr == nil && r.canceled != nil:
 		return r.canceled // the deadline, seen by the socket before the context
+	case r.firstErr == nil && r.tried == 0 && r.denied != nil:
+		return r.denied // every address was refused by the policy
 	case r.firstErr == nil && r.tried == 0:
 		return ErrCircuitOpen // every address was skipped by its breaker
 	case r.firstErr == nil:

@@ -72,7 +72,11 @@ func (d *Dialer) resolve(ctx context.Context, t target, prefer netip.Addr) (reso
 			break
 		}
 		if len(a6.addrs) == 0 {
-			a4 = <-v4 // IPv6 has nothing: IPv4 is all there is
+			// IPv6 has nothing: IPv4 is all there is.
+			if a4 = awaitLookup(ctx, v4); a4.err == nil && ctx.Err() != nil {
+				stop()
+				return resolution{stop: noStop}, ctxError(ctx)
+			}
 			break
 		}
 		if r, ok := d.awaitOther(ctx, a6, v4, &a4, stop); ok {
@@ -80,7 +84,10 @@ func (d *Dialer) resolve(ctx context.Context, t target, prefer netip.Addr) (reso
 		}
 	case a4 = <-v4:
 		if len(a4.addrs) == 0 {
-			a6 = <-v6
+			if a6 = awaitLookup(ctx, v6); a6.err == nil && ctx.Err() != nil {
+				stop()
+				return resolution{stop: noStop}, ctxError(ctx)
+			}
 			break
 		}
 		if prefer.Is4() {
@@ -96,7 +103,7 @@ func (d *Dialer) resolve(ctx context.Context, t target, prefer netip.Addr) (reso
 		}
 	case <-ctx.Done():
 		stop()
-		return resolution{stop: noStop}, ctx.Err()
+		return resolution{stop: noStop}, ctxError(ctx)
 	}
 	stop()
 	addrs := append(a6.addrs[:len(a6.addrs):len(a6.addrs)], a4.addrs...)
@@ -160,5 +167,18 @@ func (d *Dialer) awaitOther(ctx context.Context, first lookup, ch <-chan lookup,
 	case <-ctx.Done():
 		// The race sees the context too and reports it.
 		return resolution{addrs: first.addrs, late: ch, stop: stop}, true
+	}
+}
+
+// awaitLookup waits for a family's answer, or for ctx: a resolver that
+// ignores its context must not hold the dial past its deadline. When ctx
+// ends first it returns an empty lookup whose err is nil; the caller checks
+// ctx.
+func awaitLookup(ctx context.Context, ch <-chan lookup) lookup {
+	select {
+	case l := <-ch:
+		return l
+	case <-ctx.Done():
+		return lookup{}
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+
+	"github.com/dialguard/dialguard/breaker"
 )
 
 // nextRound decides whether a failed round is retried, and waits for the
@@ -32,6 +34,9 @@ func (d *Dialer) nextRound(ctx context.Context, c *call, try int, cause error, s
 	if time.Until(c.deadline) <= wait {
 		return cause
 	}
+	if d.destOpen(c.t.key) {
+		return retryRefused(cause)
+	}
 	if !c.dst.spendRetry(time.Now(), d.cfg.retryRatio, d.cfg.retryFloor) {
 		return cause
 	}
@@ -41,13 +46,24 @@ func (d *Dialer) nextRound(ctx context.Context, c *call, try int, cause error, s
 	case <-timer.C:
 	case <-ctx.Done():
 		timer.Stop()
-		return context.Cause(ctx)
+		return ctxError(ctx)
 	}
-	// A retry that would go to an open breaker is not made.
-	if err := c.led.openDest(); err != nil {
-		return fmt.Errorf("%w; retry not made, last failure: %w", ErrCircuitOpen, cause)
+	// A retry that would go to an open breaker is not made, whether this
+	// dial still holds its ticket (its round only saw refusals) or not.
+	if d.destOpen(c.t.key) || c.led.openDest() != nil {
+		return retryRefused(cause)
 	}
 	return nil
+}
+
+// destOpen reports whether the destination's breaker is open.
+func (d *Dialer) destOpen(key string) bool {
+	return d.destBreakers != nil && d.destBreakers.State(key) == breaker.Open
+}
+
+// retryRefused is the error of a dial whose retry an open breaker stopped.
+func retryRefused(cause error) error {
+	return fmt.Errorf("%w; retry not made, last failure: %w", ErrCircuitOpen, cause)
 }
 
 // retryable reports whether a retry can fix the failure: a refusal, reset,

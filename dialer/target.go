@@ -68,7 +68,7 @@ func parseTarget(network, address string) (target, error) {
 			return t, &net.AddrError{Err: "address family does not match network " + network, Addr: host}
 		}
 		t.ip, t.host = ip, host
-		t.key = address
+		t.key = canonicalKey(netip.AddrPortFrom(ip, port), address)
 		return t, nil
 	}
 	if !validHostName(host) {
@@ -151,4 +151,18 @@ func familyName(a netip.Addr) string {
 		return "ipv4"
 	}
 	return "ipv6"
+}
+
+// canonicalKey is the destination key of an IP literal: its canonical
+// ip:port, so that "[::ffff:127.0.0.1]:80", "127.0.0.1:80" and "[0::1]:80"
+// versus "[::1]:80" share one breaker and one admission queue. The caller's
+// text is reused when it already is canonical, which spares an allocation
+// on the common path.
+func canonicalKey(ap netip.AddrPort, address string) string {
+	var buf [64]byte
+	b := ap.AppendTo(buf[:0])
+	if string(b) == address {
+		return address
+	}
+	return string(b)
 }

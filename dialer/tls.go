@@ -136,7 +136,7 @@ func (d *Dialer) handshake(ctx context.Context, b bounds, res *attemptResult) {
 	hctx, cancel := context.WithDeadlineCause(ctx, limit, limitCause)
 	tc := tls.Client(res.conn, b.tls)
 	err := tc.HandshakeContext(hctx)
-	cause := context.Cause(hctx) // read before cancel, which would set one
+	cause, ended := context.Cause(hctx), hctx.Err() // read before cancel, which would set them
 	cancel()
 	now := time.Now()
 	res.elapsed, res.handshake = now.Sub(res.start), now.Sub(hsStart)
@@ -149,7 +149,7 @@ func (d *Dialer) handshake(ctx context.Context, b bounds, res *attemptResult) {
 	switch {
 	case cause != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
 		res.err = cause // HandshakeContext reports ctx.Err(), not its cause
-		d.classifyCut(res, cause)
+		d.classifyCut(res, cause, ended)
 	case droppedInHandshake(err):
 		res.outcome = Failed
 	default:
