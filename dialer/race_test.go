@@ -183,15 +183,30 @@ func TestLateWinnerIsClosed(t *testing.T) {
 		}
 		defer c.Close()
 		f.mu.Lock()
-		defer f.mu.Unlock()
-		if len(f.conns) != 2 {
-			t.Fatalf("%d connections made, want 2", len(f.conns))
+		conns := append([]*fakeConn(nil), f.conns...)
+		f.mu.Unlock()
+		if len(conns) != 2 {
+			t.Fatalf("%d connections made, want 2", len(conns))
 		}
-		if c != net.Conn(f.conns[0]) {
+		if c != net.Conn(conns[0]) {
 			t.Errorf("returned the late connection")
 		}
-		if f.conns[0].closed.Load() || !f.conns[1].closed.Load() {
-			t.Errorf("winner closed=%v, late winner closed=%v; want false, true", f.conns[0].closed.Load(), f.conns[1].closed.Load())
+		if conns[0].closed.Load() || !conns[1].closed.Load() {
+			t.Errorf("winner closed=%v, late winner closed=%v; want false, true", conns[0].closed.Load(), conns[1].closed.Load())
+		}
+		// The late connection answered after the race was decided: neutral,
+		// neither remembered as the winner nor booked as a success.
+		if st, _ := d.AddressState(netipMustAP("[2001:db8::1]:80")); st.Counts.Successes != 0 {
+			t.Errorf("the late connection was booked as a success: %+v", st.Counts)
+		}
+		c2, err := d.DialContext(t.Context(), "tcp", "race.test:80")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2.Close()
+		starts := f.startTimes()
+		if last := starts[len(starts)-1].addr; len(starts) != 3 || last != netipMustAP("192.0.2.1:80") {
+			t.Errorf("attempts %v: the next dial should go straight to the winner", starts)
 		}
 	})
 }

@@ -75,32 +75,6 @@ func TestALateFamilyStartsAtOnceWhenTheAttemptDelayHasPassed(t *testing.T) {
 	})
 }
 
-func TestALateWinnerIsNotRemembered(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f := newFakeNet(map[string]*script{
-			"[2001:db8::1]:80": {after: 300 * time.Millisecond, ignoreCtx: true},
-			"192.0.2.1:80":     {after: 10 * time.Millisecond},
-		})
-		d := newFakeDialer(t, f, map[string]dialtest.Host{
-			"race.test": {IPv6: addrs("2001:db8::1"), IPv4: addrs("192.0.2.1")},
-		})
-		for range 2 {
-			c, err := d.DialContext(t.Context(), "tcp", "race.test:80")
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.Close()
-		}
-		starts := f.startTimes()
-		if last := starts[len(starts)-1].addr; last != netip.MustParseAddrPort("192.0.2.1:80") || len(starts) != 3 {
-			t.Errorf("attempts %v: the second dial should go straight to the winner", starts)
-		}
-		if st, _ := d.AddressState(netip.MustParseAddrPort("[2001:db8::1]:80")); st.Counts.Successes != 0 {
-			t.Errorf("the late connection was booked as a success: %+v", st.Counts)
-		}
-	})
-}
-
 func TestPolicyJudgesTheFamilyThatAnswersLate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeNet(map[string]*script{
