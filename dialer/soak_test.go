@@ -293,6 +293,12 @@ func TestChaosSoak(t *testing.T) {
 			for ctx.Err() == nil {
 				s := stations[r.IntN(len(stations))]
 				soakDial(t, d, s, r, tally)
+				// A caller thinks between requests. Without this, callers
+				// refused in microseconds by an open breaker spin, and with
+				// one P (the GOMAXPROCS=1 run) they starve the timers that
+				// end other callers' dials: the lateness measured would be
+				// the scheduler's, not the dialer's.
+				time.Sleep(time.Duration(1+r.IntN(5)) * time.Millisecond)
 			}
 		})
 	}
