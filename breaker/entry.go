@@ -46,6 +46,9 @@ type entry struct {
 	// open.
 	heldUntil atomic.Pointer[time.Time]
 
+	// halfOpen is whether gobreaker is half-open, set by onChange.
+	halfOpen atomic.Bool
+
 	// pending is the number of events not yet taken by flush: a lock-free
 	// check for the hot path.
 	pending atomic.Int32
@@ -94,7 +97,9 @@ func (e *entry) allow() (Ticket, error) {
 	if err != nil { // gobreaker.ErrOpenState or gobreaker.ErrTooManyRequests
 		return Ticket{}, ErrOpen
 	}
-	return Ticket{e: e, done: gdone}, nil
+	// gobreaker moves to half-open inside Allow, under its lock, and calls
+	// onChange there: halfOpen is current for this request.
+	return Ticket{e: e, done: gdone, probe: e.halfOpen.Load()}, nil
 }
 
 // Ticket is one request that Allow let through. Report its outcome with
@@ -102,9 +107,14 @@ func (e *entry) allow() (Ticket, error) {
 // small value so that the allowed path costs one allocation (gobreaker's
 // own) rather than a closure per request.
 type Ticket struct {
-	e    *entry
-	done func(error)
+	e     *entry
+	done  func(error)
+	probe bool
 }
+
+// Probe reports whether the request is the half-open breaker's one probe,
+// whose outcome decides whether the breaker closes or opens again.
+func (t Ticket) Probe() bool { return t.probe }
 
 // Done reports the request's outcome. Call it once: a second call would be
 // counted again. An outcome reported after the breaker has changed state
@@ -165,6 +175,7 @@ func (e *entry) onChange(_ string, from, to gobreaker.State) {
 	default:
 		e.heldUntil.Store(nil)
 	}
+	e.halfOpen.Store(ev.to == HalfOpen)
 	ev.trips = e.trips
 	e.events = append(e.events, ev)
 	e.pending.Add(1)

@@ -142,17 +142,31 @@ func (dst *destination) admit(ctx context.Context, deadline time.Time, expired e
 	dst.mu.Lock()
 	dst.budget.roll(now)
 	dst.budget.dials++
+	in := dst.enterLocked(now, limit, ttl)
 	dst.mu.Unlock()
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	if in {
+		return nil
+	}
+	return dst.waitToEnter(ctx, deadline, expired, limit, ttl, breakers, key)
+}
+
+// enterLocked takes a slot if the dial may go now.
+func (dst *destination) enterLocked(now time.Time, limit int, ttl time.Duration) bool {
+	if limit == 0 || dst.inFlight < limit || dst.answeringLocked(now, ttl) {
+		dst.inFlight++
+		return true
+	}
+	return false
+}
+
+// waitToEnter is admission's slow path: the destination is not answering
+// and its slots are taken.
+func (dst *destination) waitToEnter(ctx context.Context, deadline time.Time, expired error, limit int, ttl time.Duration, breakers *breaker.Registry, key string) error {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
 	for {
 		dst.mu.Lock()
-		if limit == 0 || dst.inFlight < limit || dst.answeringLocked(now, ttl) {
-			dst.inFlight++
+		if dst.enterLocked(time.Now(), limit, ttl) {
 			dst.mu.Unlock()
 			return nil
 		}
@@ -168,9 +182,6 @@ func (dst *destination) admit(ctx context.Context, deadline time.Time, expired e
 		if breakers != nil && breakers.State(key) == breaker.Open {
 			return ErrCircuitOpen
 		}
-		if timer == nil {
-			timer = time.NewTimer(time.Until(deadline))
-		}
 		select {
 		case <-wake:
 		case <-timer.C:
@@ -178,7 +189,6 @@ func (dst *destination) admit(ctx context.Context, deadline time.Time, expired e
 		case <-ctx.Done():
 			return ctxError(ctx)
 		}
-		now = time.Now()
 	}
 }
 

@@ -76,7 +76,7 @@ func (l *ledger) openDest() error {
 		return ErrCircuitOpen
 	}
 	l.destDone, l.destHeld = tk, true
-	l.destProbe = l.dests.State(l.key) == breaker.HalfOpen
+	l.destProbe = tk.Probe()
 	return nil
 }
 

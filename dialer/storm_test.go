@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -150,15 +151,24 @@ func TestHealthyBurstIsNotThrottled(t *testing.T) {
 		}
 		return took
 	}
-	// Best of three each, alternating, so a noisy moment does not decide.
+	// One warm-up burst each, then the best of five each, alternating and
+	// after a GC, so that a noisy moment of a loaded two-core machine (or a
+	// collection) does not decide.
+	burst((&net.Dialer{}).DialContext)
+	burst(newDialer(t).DialContext)
 	stdBest, dgBest := time.Hour, time.Hour
-	for range 3 {
+	for range 5 {
+		runtime.GC()
 		stdBest = min(stdBest, burst((&net.Dialer{}).DialContext))
 		d := newDialer(t) // fresh: the destination starts unknown
+		runtime.GC()
 		dgBest = min(dgBest, burst(d.DialContext))
 	}
 	t.Logf("1000 concurrent dials: net.Dialer %v, dialguard %v", stdBest, dgBest)
-	if dgBest > 2*stdBest {
+	switch {
+	case raceEnabled:
+		t.Log("ratio not asserted under the race detector; the run without it asserts it")
+	case dgBest > 2*stdBest:
 		t.Errorf("dialguard took %v, more than twice net.Dialer's %v", dgBest, stdBest)
 	}
 }
