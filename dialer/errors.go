@@ -54,6 +54,7 @@ type AddressesError struct {
 	First error
 }
 
+// Error says how many attempts failed and what the first failure was.
 func (e *AddressesError) Error() string {
 	return fmt.Sprintf("all %d attempts failed; first %v: %v", e.Tried, e.FirstAddr, e.First)
 }

@@ -74,6 +74,7 @@ type DeniedError struct {
 	Rule netip.Prefix
 }
 
+// Error names the address and the rule that refused it.
 func (e *DeniedError) Error() string {
 	if e.Rule.IsValid() {
 		return fmt.Sprintf("%v denied by policy rule deny %v", e.Addr, e.Rule)
