@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"time"
@@ -176,10 +175,7 @@ func (d *Dialer) classifyCut(res *attemptResult, cause, ended error) {
 		// the attempt short must match context.DeadlineExceeded, and a
 		// cancellation context.Canceled, whatever cause the caller gave.
 		res.outcome = Canceled
-		res.err = cause
-		if ended != nil && !errors.Is(cause, ended) {
-			res.err = fmt.Errorf("%w: %w", ended, cause)
-		}
+		res.err = withCause(ended, cause)
 	}
 }
 

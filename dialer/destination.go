@@ -107,22 +107,50 @@ func (dst *destination) recordStall(a netip.AddrPort, now time.Time) {
 	dst.mu.Unlock()
 }
 
-// memory reports, as of now and within ttl, the last winner (if any) and
-// whether a has stalled.
+// preferred returns the address that won last, if it did within ttl.
 func (dst *destination) preferred(now time.Time, ttl time.Duration) (netip.AddrPort, bool) {
 	dst.mu.Lock()
 	defer dst.mu.Unlock()
+	return dst.winnerLocked(now, ttl)
+}
+
+func (dst *destination) winnerLocked(now time.Time, ttl time.Duration) (netip.AddrPort, bool) {
 	if dst.winner.IsValid() && now.Sub(dst.winnerAt) < ttl {
 		return dst.winner, true
 	}
 	return netip.AddrPort{}, false
 }
 
-func (dst *destination) stalledRecently(a netip.AddrPort, now time.Time, ttl time.Duration) bool {
+// arrange applies the memory to a race's schedule, under one lock: the
+// address that won within ttl moves to the front, addresses that stalled
+// within ttl move to the back, and the order is kept otherwise.
+func (dst *destination) arrange(list []netip.AddrPort, now time.Time, ttl time.Duration) []netip.AddrPort {
 	dst.mu.Lock()
 	defer dst.mu.Unlock()
-	at, ok := dst.stalled[a]
-	return ok && now.Sub(at) < ttl
+	if w, ok := dst.winnerLocked(now, ttl); ok {
+		for i, a := range list {
+			if a == w {
+				copy(list[1:i+1], list[:i])
+				list[0] = w
+				break
+			}
+		}
+	}
+	if len(dst.stalled) == 0 {
+		return list
+	}
+	var healthy, stalled []netip.AddrPort
+	for _, a := range list {
+		if at, ok := dst.stalled[a]; ok && now.Sub(at) < ttl {
+			stalled = append(stalled, a)
+		} else {
+			healthy = append(healthy, a)
+		}
+	}
+	if len(stalled) == 0 {
+		return list
+	}
+	return append(healthy, stalled...)
 }
 
 // answering reports whether the destination has connected within ttl and

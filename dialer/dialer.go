@@ -284,7 +284,7 @@ func (d *Dialer) dialRound(ctx context.Context, c *call, try int) (net.Conn, err
 	}
 	if len(open) == 1 && res.late == nil {
 		s := race{d: d, c: c, try: try}
-		return s.single(ctx, open[0], c.dst.addrKey(open[0]))
+		return s.single(ctx, open[0], c.led.keyOf(open[0]))
 	}
 	r := race{d: d, c: c, try: try, pending: open, late: res.late, denied: denied}
 	return r.run(ctx)

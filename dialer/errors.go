@@ -112,8 +112,13 @@ var errNoAddresses = &net.AddrError{Err: "no suitable address found"}
 // error (so errors.Is(err, context.Canceled) holds, as with net.Dialer),
 // joined with the caller's cause when the context was given one.
 func ctxError(ctx context.Context) error {
-	err, cause := ctx.Err(), context.Cause(ctx)
-	if cause == nil || cause == err || errors.Is(cause, err) {
+	return withCause(ctx.Err(), context.Cause(ctx))
+}
+
+// withCause joins a context's error and its cause so that errors.Is finds
+// both; a cause that already matches the error (or none) stands alone.
+func withCause(err, cause error) error {
+	if cause == nil || err == nil || errors.Is(cause, err) {
 		return cmp.Or(cause, err)
 	}
 	return fmt.Errorf("%w: %w", err, cause)

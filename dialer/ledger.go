@@ -55,6 +55,7 @@ type ledger struct {
 // addrEntry is one address's ticket and pending refusal within the dial.
 type addrEntry struct {
 	addr    netip.AddrPort
+	key     string // addr as text: the breaker key, and what net.Dialer dials
 	ticket  breaker.Ticket
 	held    bool
 	refused bool
@@ -83,9 +84,19 @@ func (l *ledger) openDest() error {
 // startRound resets the per-round state.
 func (l *ledger) startRound() { l.roundStall, l.stallHeld = false, false }
 
+// keyOf returns a as text, looked up once per dial (the destination caches
+// it across dials).
+func (l *ledger) keyOf(a netip.AddrPort) string {
+	e := l.entry(a)
+	if e.key == "" {
+		e.key = l.dst.addrKey(a)
+	}
+	return e.key
+}
+
 // addrOpen reports whether a's breaker is open, without taking a ticket.
 func (l *ledger) addrOpen(a netip.AddrPort) bool {
-	return l.addrs != nil && l.addrs.State(l.dst.addrKey(a)) == breaker.Open
+	return l.addrs != nil && l.addrs.State(l.keyOf(a)) == breaker.Open
 }
 
 // admitAddr takes (or reuses) a's ticket; false means a must be skipped.
@@ -97,7 +108,7 @@ func (l *ledger) admitAddr(a netip.AddrPort) bool {
 	if e.held {
 		return true
 	}
-	tk, err := l.addrs.Allow(l.dst.addrKey(a))
+	tk, err := l.addrs.Allow(l.keyOf(a))
 	if err != nil {
 		return false
 	}

@@ -17,7 +17,7 @@ func (d *Dialer) order(addrs []netip.Addr, port uint16, dst *destination, now ti
 	}
 	out := make([]netip.AddrPort, 0, len(addrs))
 	out = interleave(out, addrs, port)
-	out = d.applyMemory(out, dst, now)
+	out = dst.arrange(out, now, d.cfg.memoryTTL)
 	if len(out) > d.cfg.maxAddresses {
 		out = out[:d.cfg.maxAddresses]
 	}
@@ -53,34 +53,6 @@ func interleave(out []netip.AddrPort, addrs []netip.Addr, port uint16) []netip.A
 	return out
 }
 
-// applyMemory moves the last winner to the front and recently stalled
-// addresses to the back, keeping the order otherwise.
-func (d *Dialer) applyMemory(list []netip.AddrPort, dst *destination, now time.Time) []netip.AddrPort {
-	ttl := d.cfg.memoryTTL
-	if w, ok := dst.preferred(now, ttl); ok {
-		for i, a := range list {
-			if a == w {
-				copy(list[1:i+1], list[:i])
-				list[0] = w
-				break
-			}
-		}
-	}
-	healthy := list[:0:0]
-	var stalled []netip.AddrPort
-	for _, a := range list {
-		if dst.stalledRecently(a, now, ttl) {
-			stalled = append(stalled, a)
-		} else {
-			healthy = append(healthy, a)
-		}
-	}
-	if len(stalled) == 0 {
-		return list
-	}
-	return append(healthy, stalled...)
-}
-
 // mergeLate adds the family that answered after the race began (RFC 8305
 // section 3) to the addresses not yet tried, alternating with them and
 // starting with the newcomers, since the race so far used the other family.
@@ -101,7 +73,7 @@ func (d *Dialer) mergeLate(pending []netip.AddrPort, late []netip.Addr, port uin
 			out = append(out, pending[i])
 		}
 	}
-	return d.applyMemory(out, dst, now)
+	return dst.arrange(out, now, d.cfg.memoryTTL)
 }
 
 func contains(set map[netip.AddrPort]struct{}, a netip.AddrPort) bool {

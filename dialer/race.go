@@ -36,7 +36,6 @@ type race struct {
 	canceled error // the error of an attempt the caller's context cut short
 	denied   error // the first address the policy refused
 	rejected error // a TLS handshake rejected (certificate, protocol): final
-	stalled  bool  // an attempt stalled in this round
 }
 
 // run races and returns the winning connection, or the error that explains
@@ -63,7 +62,7 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 			}
 			r.launched++
 			running++
-			key := c.dst.addrKey(a)
+			key := c.led.keyOf(a)
 			go func() { results <- d.attempt(rctx, b, a, key) }()
 			lastStart = time.Now()
 			delay.Reset(r.d.cfg.attemptDelay)
@@ -129,12 +128,8 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 
 // settle books one finished attempt: first error, memory, breakers, log.
 func (r *race) settle(res *attemptResult) {
-	switch res.outcome {
-	case Failed, Stalled:
-		if r.firstErr == nil {
-			r.firstErr, r.firstAt = innerCause(res.err), res.addr
-		}
-		r.stalled = r.stalled || res.outcome == Stalled
+	if (res.outcome == Failed || res.outcome == Stalled) && r.firstErr == nil {
+		r.firstErr, r.firstAt = innerCause(res.err), res.addr
 	}
 	if res.outcome != Skipped {
 		r.tried++

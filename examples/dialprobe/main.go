@@ -29,19 +29,13 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/signal"
+	"io"
+
+	"github.com/dialguard/dialguard/examples/internal/cli"
 )
 
-// main runs the probe and exits 1 on error. Interrupt (Ctrl-C) cancels the
-// dial in progress and ends the run.
+// main runs the example (see the package doc); Interrupt (Ctrl-C) cancels
+// it, and an error exits 1.
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dialprobe:", err)
-		os.Exit(1)
-	}
+	cli.Main("dialprobe", func(ctx context.Context, args []string, out io.Writer) error { return run(ctx, args, out) })
 }

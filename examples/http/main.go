@@ -22,21 +22,8 @@
 // Flags: -n sets the number of fetches (default 3).
 package main
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-)
+import "github.com/dialguard/dialguard/examples/internal/cli"
 
-// main runs the demonstration and exits 1 on error. Interrupt (Ctrl-C)
-// cancels the run, which then closes everything and returns.
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "http:", err)
-		os.Exit(1)
-	}
-}
+// main runs the example (see the package doc); Interrupt (Ctrl-C) cancels
+// it, and an error exits 1.
+func main() { cli.Main("http", run) }

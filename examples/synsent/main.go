@@ -48,21 +48,8 @@
 // With -json the same figures are printed as JSON.
 package main
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-)
+import "github.com/dialguard/dialguard/examples/internal/cli"
 
-// main runs the demonstration and exits 1 on error. Interrupt (Ctrl-C)
-// cancels the run, which then closes everything and returns.
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "synsent:", err)
-		os.Exit(1)
-	}
-}
+// main runs the example (see the package doc); Interrupt (Ctrl-C) cancels
+// it, and an error exits 1.
+func main() { cli.Main("synsent", run) }
