@@ -29,25 +29,61 @@ func outcomeErr(o Outcome) error {
 	return errFailure
 }
 
-// entry is the breaker of one key: a gobreaker TwoStepCircuitBreaker, plus
-// the escalating open time gobreaker does not have.
+// reports are the requests handed to gobreaker's Execute when a ticket
+// reports its outcome: functions without captures, so a report allocates
+// nothing.
+var reports = [...]func() (struct{}, error){
+	Success: func() (struct{}, error) { return struct{}{}, nil },
+	Failure: func() (struct{}, error) { return struct{}{}, errFailure },
+	Neutral: func() (struct{}, error) { return struct{}{}, errNeutral },
+}
+
+func reportOf(o Outcome) func() (struct{}, error) {
+	if o == Success || o == Neutral {
+		return reports[o]
+	}
+	return reports[Failure]
+}
+
+// entry is the breaker of one key: a gobreaker CircuitBreaker, plus the
+// escalating open time gobreaker does not have, and tickets that cost no
+// allocation.
 //
-// Lock order: gobreaker's mutex, then mu. gobreaker calls onChange with its
-// mutex held, so nothing here calls gobreaker while holding mu, and the
-// user's hook and the logger run with no lock held (see flush).
+// gobreaker's two-step breaker allocates a closure per request. Here a
+// request is reported to gobreaker whole, by Execute, when its ticket is
+// done; Allow itself reads two atomics while the breaker is closed. What
+// gobreaker's generations did for a request in flight, stamp does: a
+// ticket carries the stamp of its Allow, and its outcome is reported only
+// if the breaker has not changed state since. The half-open probe is let
+// out by probing, one at a time, as gobreaker's MaxRequests of 1 did.
+//
+// Lock order: reporting, then gobreaker's mutex, then mu. gobreaker calls
+// onChange with its mutex held, so nothing here calls gobreaker while
+// holding mu, and the user's hook and the logger run with no lock held
+// (see flush).
 type entry struct {
 	key string
 	r   *Registry
-	cb  *gobreaker.TwoStepCircuitBreaker[struct{}]
+	cb  *gobreaker.CircuitBreaker[struct{}]
+
+	// stamp is the breaker's state (low 2 bits) and the number of state
+	// changes so far (the rest), set by onChange: one word, so a ticket
+	// reads state and generation together.
+	stamp atomic.Uint64
+
+	// reporting makes a ticket's check of its stamp and its report to
+	// gobreaker one step: only a report can trip a closed breaker, so no
+	// state change can come between the two.
+	reporting sync.Mutex
+
+	// probing is whether the half-open breaker's probe is out.
+	probing atomic.Bool
 
 	// heldUntil is when the breaker may leave Open, set on every trip. Until
 	// then nothing calls gobreaker, whose own timeout is always OpenTimeout
 	// and whose move to half-open happens when it is called. Nil while not
 	// open.
 	heldUntil atomic.Pointer[time.Time]
-
-	// halfOpen is whether gobreaker is half-open, set by onChange.
-	halfOpen atomic.Bool
 
 	// pending is the number of events not yet taken by flush: a lock-free
 	// check for the hot path.
@@ -69,7 +105,8 @@ type event struct {
 
 func newEntry(key string, r *Registry) *entry {
 	e := &entry{key: key, r: r}
-	e.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+	e.stamp.Store(uint64(Closed))
+	e.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:          key,
 		MaxRequests:   1,
 		Interval:      r.s.Window,
@@ -82,6 +119,8 @@ func newEntry(key string, r *Registry) *entry {
 	return e
 }
 
+func stampState(stamp uint64) State { return State(stamp & 3) }
+
 // held reports whether the breaker is open by its own (escalated) clock.
 func (e *entry) held() bool {
 	u := e.heldUntil.Load()
@@ -89,26 +128,49 @@ func (e *entry) held() bool {
 }
 
 func (e *entry) allow() (Ticket, error) {
-	if e.held() {
+	stamp := e.stamp.Load()
+	switch stampState(stamp) {
+	case Closed:
+		return Ticket{e: e, stamp: stamp}, nil
+	case Open:
+		if e.held() {
+			return Ticket{}, ErrOpen
+		}
+		// The open time is over: asking gobreaker moves it to half-open
+		// (onChange runs inside), unless another caller already has.
+		e.cb.State()
+		e.flush()
+		if stamp = e.stamp.Load(); stampState(stamp) != HalfOpen {
+			return e.allowAgain(stamp)
+		}
+	}
+	if !e.probing.CompareAndSwap(false, true) {
 		return Ticket{}, ErrOpen
 	}
-	gdone, err := e.cb.Allow()
-	e.flush()
-	if err != nil { // gobreaker.ErrOpenState or gobreaker.ErrTooManyRequests
+	// The probe was let out for this half-open period only if the breaker
+	// is still in it.
+	if e.stamp.Load() != stamp {
+		e.probing.Store(false)
 		return Ticket{}, ErrOpen
 	}
-	// gobreaker moves to half-open inside Allow, under its lock, and calls
-	// onChange there: halfOpen is current for this request.
-	return Ticket{e: e, done: gdone, probe: e.halfOpen.Load()}, nil
+	return Ticket{e: e, stamp: stamp, probe: true}, nil
+}
+
+// allowAgain answers a caller that found the breaker closed (by a probe
+// that just succeeded) or open again where it expected half-open.
+func (e *entry) allowAgain(stamp uint64) (Ticket, error) {
+	if stampState(stamp) == Closed {
+		return Ticket{e: e, stamp: stamp}, nil
+	}
+	return Ticket{}, ErrOpen
 }
 
 // Ticket is one request that Allow let through. Report its outcome with
 // Done, exactly once. The zero Ticket's Done does nothing. A Ticket is a
-// small value so that the allowed path costs one allocation (gobreaker's
-// own) rather than a closure per request.
+// small value, and neither Allow nor Done allocates.
 type Ticket struct {
 	e     *entry
-	done  func(error)
+	stamp uint64
 	probe bool
 }
 
@@ -121,18 +183,22 @@ func (t Ticket) Probe() bool { return t.probe }
 // since Allow is ignored, as gobreaker ignores outcomes from an earlier
 // generation.
 func (t Ticket) Done(o Outcome) {
-	if t.done == nil {
+	e := t.e
+	if e == nil {
 		return
 	}
-	if t.e.held() {
-		// The request was let through before the breaker opened, so
-		// gobreaker would ignore its outcome; but the call would also let
-		// gobreaker move to half-open after its own OpenTimeout, before the
-		// escalated open time is over.
-		return
+	e.reporting.Lock()
+	if e.stamp.Load() == t.stamp {
+		// Execute counts the request and its outcome; its error (the
+		// breaker would not take a request) cannot occur in the state the
+		// stamp shows.
+		_, _ = e.cb.Execute(reportOf(o))
 	}
-	t.done(outcomeErr(o))
-	t.e.flush()
+	e.reporting.Unlock()
+	if t.probe {
+		e.probing.Store(false)
+	}
+	e.flush()
 }
 
 func (e *entry) state() State {
@@ -175,7 +241,8 @@ func (e *entry) onChange(_ string, from, to gobreaker.State) {
 	default:
 		e.heldUntil.Store(nil)
 	}
-	e.halfOpen.Store(ev.to == HalfOpen)
+	// Changes are serialized by gobreaker's mutex: a plain add is enough.
+	e.stamp.Store((e.stamp.Load()&^3 + 4) | uint64(ev.to))
 	ev.trips = e.trips
 	e.events = append(e.events, ev)
 	e.pending.Add(1)

@@ -34,8 +34,7 @@ func NewRegistry(s Settings) (*Registry, error) {
 // is open, or half-open with its probe already in flight, Allow returns
 // [ErrOpen] and the zero Ticket. Otherwise the caller must call the
 // ticket's Done exactly once with the request's outcome; an outcome reported
-// after the breaker has changed state since Allow, or after the time of
-// Allow has aged out of [Settings.Window], is ignored. A ticket whose Done
+// after the breaker has changed state since Allow is ignored. A ticket whose Done
 // is never called leaves a half-open breaker waiting for its probe, so no
 // other request for the key is let through.
 //

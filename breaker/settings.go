@@ -45,10 +45,9 @@ type Settings struct {
 
 	// Window is how long a closed breaker remembers outcomes. Counts are
 	// kept in a rolling window of 10 buckets of Window/10 each, so an outcome
-	// ages out between 0.9 and 1 Window after it was reported. An outcome
-	// is filed under the time of its Allow, and one reported after that
-	// time has aged out is ignored: make Window longer than the longest
-	// request. If zero, a default of 10s is used. Negative is invalid.
+	// ages out between 0.9 and 1 Window after it was reported (outcomes
+	// are filed under the time of Done, not of Allow). If zero, a default
+	// of 10s is used. Negative is invalid.
 	Window time.Duration
 
 	// OpenTimeout is how long a breaker stays open after it trips, before it

@@ -72,7 +72,7 @@ func (o Outcome) String() string {
 // rolling [Settings.Window] while closed, since the last state change
 // otherwise. Counts are cleared on every state change.
 type Counts struct {
-	Requests             uint32 // requests allowed, including those still in flight
+	Requests             uint32 // requests whose outcome was reported
 	Successes            uint32 // outcomes reported as Success
 	Failures             uint32 // outcomes reported as Failure
 	Exclusions           uint32 // outcomes reported as Neutral

@@ -38,7 +38,7 @@ func wantState(t *testing.T, r *Registry, want State) {
 func wantRefused(t *testing.T, r *Registry) {
 	t.Helper()
 	done, err := r.Allow(key)
-	if !errors.Is(err, ErrOpen) || done.done != nil {
+	if !errors.Is(err, ErrOpen) || done != (Ticket{}) {
 		t.Fatalf("Allow() = (%v, %v), want (zero Ticket, ErrOpen)", done, err)
 	}
 }
@@ -256,4 +256,51 @@ func TestLateOutcomeKeepsOpenTime(t *testing.T) {
 		time.Sleep(time.Millisecond)
 		wantState(t, r, HalfOpen)
 	})
+}
+
+// A ticket from before a trip, reported once the breaker is half-open, is
+// not taken for the probe: it neither closes the breaker nor uses up the
+// probe.
+func TestStaleTicketIsNotTheProbe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newTestRegistry(t, Settings{ConsecutiveFailures: 1})
+		stale, err := r.Allow(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		report(t, r, Failure)
+		time.Sleep(5*time.Second + time.Millisecond)
+		wantState(t, r, HalfOpen)
+
+		stale.Done(Success)
+		wantState(t, r, HalfOpen)
+		probe, err := r.Allow(key)
+		if err != nil || !probe.Probe() {
+			t.Fatalf("Allow() = (%+v, %v), want the probe", probe, err)
+		}
+		probe.Done(Failure)
+		wantState(t, r, Open)
+	})
+}
+
+// The closed path is the path of every healthy dial: a ticket costs no
+// allocation, whatever its outcome.
+func TestTicketsAllocateNothing(t *testing.T) {
+	r := newTestRegistry(t, Settings{})
+	for _, o := range []Outcome{Success, Neutral, Failure} {
+		allocs := testing.AllocsPerRun(100, func() {
+			tk, err := r.Allow(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tk.Done(o)
+			if o == Failure {
+				tk, _ = r.Allow(key) // keep the breaker closed
+				tk.Done(Success)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("Allow and Done(%v): %v allocations, want 0", o, allocs)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"time"
 )
 
@@ -117,17 +118,18 @@ type attemptResult struct {
 // the address and the destination is the outcome of TCP and TLS together,
 // so a server that accepts and then stalls in TLS is a stall, not a
 // success. ctx is the race's context: its cancellation cause tells a lost
-// race from the caller's cancellation.
-func (d *Dialer) attempt(ctx context.Context, b bounds, addr netip.AddrPort, key string) attemptResult {
+// race from the caller's cancellation. actx is the attempt's context, set
+// here; the caller provides it so that a dial of one address keeps it in
+// its call rather than allocating one.
+func (d *Dialer) attempt(ctx context.Context, actx *attemptCtx, b bounds, addr netip.AddrPort, key string) attemptResult {
 	start := time.Now()
 	limit, limitCause := start.Add(d.cfg.attemptTimeout), d.stallErr
 	if !b.deadline.After(limit) {
 		limit, limitCause = b.deadline, b.expired
 	}
-	actx, cancel := context.WithDeadlineCause(ctx, limit, limitCause)
+	actx.set(ctx, d.quiet, limit)
 	conn, err := d.dialAddr(actx, b.network, addr, key)
-	cause, ended := context.Cause(actx), actx.Err() // read before cancel, which would set them
-	cancel()
+	actx.clear()
 	res := attemptResult{addr: addr, conn: conn, err: err, start: start, elapsed: time.Since(start)}
 	if err == nil {
 		if b.tls != nil {
@@ -142,10 +144,10 @@ func (d *Dialer) attempt(ctx context.Context, b bounds, addr netip.AddrPort, key
 		res.outcome = Skipped
 		return res
 	}
-	if cause == nil && isTimeout(err) && !time.Now().Before(limit) {
-		// net.Dialer puts the deadline on the socket, and the poller may
-		// report it before the context's own timer fires.
-		cause = limitCause
+	cause, ended := context.Cause(ctx), ctx.Err()
+	if cause == nil && reachedDeadline(err, limit) {
+		// The deadline is enforced on the socket, not by the context.
+		cause, ended = limitCause, context.DeadlineExceeded
 	}
 	if cause == nil {
 		res.outcome = Failed
@@ -153,6 +155,16 @@ func (d *Dialer) attempt(ctx context.Context, b bounds, addr netip.AddrPort, key
 	}
 	d.classifyCut(&res, cause, ended)
 	return res
+}
+
+// reachedDeadline reports whether err is an attempt that ran into its
+// deadline: the poller's "deadline exceeded", or any timeout reported once
+// the deadline has passed.
+func reachedDeadline(err error, limit time.Time) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	return isTimeout(err) && !time.Now().Before(limit)
 }
 
 // classifyCut sets the outcome of an attempt that its context cut short,

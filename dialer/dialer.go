@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,6 +37,11 @@ type Dialer struct {
 	// WithTimeout and of an attempt that stalled, boxed once.
 	timeoutErr, stallErr error
 
+	// quiet stands in for a dial's context that cannot be cancelled, in
+	// its attempts' contexts (see attemptCtx). quietCancel is never called.
+	quiet       context.Context
+	quietCancel context.CancelFunc
+
 	// dialAddr makes one attempt; tests replace it to drive the race inside
 	// a testing/synctest bubble.
 	dialAddr attemptFunc
@@ -57,6 +63,7 @@ func New(opts ...Option) (*Dialer, error) {
 	d := &Dialer{cfg: cfg, log: cfg.logger.Named("dialguard"),
 		timeoutErr: dialTimeoutError{cfg.timeout}, stallErr: stallError{cfg.attemptTimeout}}
 	d.dialAddr = d.dialNet
+	d.quiet, d.quietCancel = newQuietContext()
 	if cfg.policy != nil {
 		nd := &d.cfg.netDialer
 		next := nd.ControlContext
@@ -89,11 +96,6 @@ func New(opts ...Option) (*Dialer, error) {
 // an opening breaker fails them at once.
 func (d *Dialer) newRegistry(kind string, wakesAdmission bool) (*breaker.Registry, error) {
 	s := d.cfg.breakerSettings
-	if s.Window == 0 {
-		// A ticket taken at the start of a dial may be settled at its end,
-		// and an outcome older than the window is dropped: cover the dial.
-		s.Window = max(breaker.DefaultWindow, 2*d.cfg.timeout)
-	}
 	if s.Logger == nil {
 		s.Logger = d.log.With(zap.String("breaker", kind))
 	}
@@ -210,6 +212,25 @@ type call struct {
 	expired  error // the cause reported when the deadline passes
 	dst      *destination
 	led      ledger
+	actx     attemptCtx // the context of an attempt made in the dialing goroutine
+}
+
+// calls recycles call values: a call points into itself (its ledger's
+// entries start in the ledger's own array), which puts it on the heap, and
+// the healthy path is counted in allocations.
+var calls = sync.Pool{New: func() any { return new(call) }}
+
+// newCall returns a zeroed call for t, started now. Give it back with
+// release when the dial is over; nothing may keep it after that.
+func newCall(t target) *call {
+	c := calls.Get().(*call)
+	c.t, c.start = t, time.Now()
+	return c
+}
+
+func (c *call) release() {
+	*c = call{}
+	calls.Put(c)
 }
 
 func (c *call) bounds() bounds {
@@ -224,7 +245,8 @@ func (c *call) bounds() bounds {
 // puts the deadline on its own context, which keeps the healthy path to
 // one context per dial.
 func (d *Dialer) dialTCP(ctx context.Context, t target) (net.Conn, error) {
-	c := call{t: t, start: time.Now()}
+	c := newCall(t)
+	defer c.release()
 	c.deadline, c.expired = d.deadline(ctx, c.start)
 	if !t.ip.IsValid() {
 		var cancel context.CancelFunc
@@ -247,13 +269,13 @@ func (d *Dialer) dialTCP(ctx context.Context, t target) (net.Conn, error) {
 	}
 	var schedule backoff.BackOff
 	for try := 1; ; try++ {
-		conn, err := d.dialRound(ctx, &c, try)
+		conn, err := d.dialRound(ctx, c, try)
 		if err == nil {
 			c.led.finish(true)
 			return conn, nil
 		}
 		c.led.roundFailed()
-		if err = d.nextRound(ctx, &c, try, err, &schedule); err != nil {
+		if err = d.nextRound(ctx, c, try, err, &schedule); err != nil {
 			c.led.finish(false)
 			return nil, err
 		}
@@ -313,7 +335,7 @@ func (r *race) single(ctx context.Context, a netip.AddrPort, key string) (net.Co
 		r.observe(&attemptResult{addr: a, start: time.Now(), outcome: Skipped, err: ErrCircuitOpen})
 		return nil, ErrCircuitOpen
 	}
-	res := r.d.attempt(ctx, r.c.bounds(), a, key)
+	res := r.d.attempt(ctx, &r.c.actx, r.c.bounds(), a, key)
 	r.settle(&res)
 	if res.conn != nil {
 		return res.conn, nil

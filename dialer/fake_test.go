@@ -76,6 +76,13 @@ func (f *fakeNet) dial(ctx context.Context, network string, a netip.AddrPort, _ 
 	if s.stall {
 		wait = 24 * time.Hour
 	}
+	// Like net.Dialer, the fake enforces the context's deadline itself:
+	// the attempt's context does not close Done when it passes.
+	dl, bounded := ctx.Deadline()
+	pastDeadline := bounded && !s.ignoreCtx && time.Until(dl) <= wait
+	if pastDeadline {
+		wait = time.Until(dl)
+	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	if !s.ignoreCtx {
@@ -86,6 +93,9 @@ func (f *fakeNet) dial(ctx context.Context, network string, a netip.AddrPort, _ 
 		}
 	} else {
 		<-timer.C
+	}
+	if pastDeadline {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: os.ErrDeadlineExceeded}
 	}
 	if s.refuse || n <= s.refuseN {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}

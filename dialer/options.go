@@ -294,9 +294,7 @@ func WithMaxAddresses(n int) Option {
 // default with breaker.Settings{} (whose zero values mean the documented
 // defaults: trip after 3 failures in a row, open for 5 s, doubling on each
 // failed probe up to 60 s, at most 10,000 breakers); the settings are used
-// for both the per-destination and the per-address breakers. A zero Window
-// becomes twice WithTimeout (at least breaker.DefaultWindow), because an
-// outcome is filed under the start of the dial that reports it. Invalid
+// for both the per-destination and the per-address breakers. Invalid
 // settings are an error.
 func WithBreaker(s breaker.Settings) Option {
 	return func(c *config) error {
