@@ -298,7 +298,6 @@ func (d *Dialer) dialRound(ctx context.Context, c *call, try int) (net.Conn, err
 	if err != nil {
 		return nil, err
 	}
-	defer res.stop()
 	cands := d.order(res.addrs, c.t.port, c.dst, time.Now())
 	open, denied := d.admissible(c, cands, nil)
 	if len(open) == 0 && denied != nil && res.late == nil {

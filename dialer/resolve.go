@@ -19,6 +19,7 @@ type Resolver interface {
 type lookup struct {
 	addrs []netip.Addr
 	err   error
+	v6    bool // the answer to AAAA, not A
 }
 
 // resolution is what the race starts with: the addresses known so far and,
@@ -27,90 +28,75 @@ type lookup struct {
 type resolution struct {
 	addrs []netip.Addr
 	late  <-chan lookup
-	stop  context.CancelFunc // ends the outstanding lookup; never nil
 }
-
-func noStop() {}
 
 // resolve finds the addresses of t. IP literals skip resolution; tcp4 and
 // tcp6 ask for one family; tcp asks for both concurrently and starts as soon
 // as AAAA answers, or ResolutionDelay after A if AAAA has not answered.
 // prefer, when valid, is the destination's last winner: the race waits (at
 // most ResolutionDelay) for its family rather than for IPv6.
+//
+// ctx must end when the dial does: an answer the dial no longer waits for
+// is left to a lookup that ctx stops.
 func (d *Dialer) resolve(ctx context.Context, t target, prefer netip.Addr) (resolution, error) {
 	if t.ip.IsValid() {
-		return resolution{addrs: []netip.Addr{t.ip}, stop: noStop}, nil
+		return resolution{addrs: []netip.Addr{t.ip}}, nil
 	}
 	switch t.family {
 	case family4:
 		addrs, err := d.lookupFamily(ctx, "ip4", t.host)
-		return resolution{addrs: addrs, stop: noStop}, err
+		return resolution{addrs: addrs}, err
 	case family6:
 		addrs, err := d.lookupFamily(ctx, "ip6", t.host)
-		return resolution{addrs: addrs, stop: noStop}, err
+		return resolution{addrs: addrs}, err
 	}
 
-	lctx, stop := context.WithCancel(ctx)
-	v6, v4 := make(chan lookup, 1), make(chan lookup, 1)
-	// Both goroutines end when their lookup returns; stop makes that prompt
-	// once the dial no longer needs the answer.
-	go func() { a, err := d.lookupFamily(lctx, "ip6", t.host); v6 <- lookup{a, err} }()
-	go func() { a, err := d.lookupFamily(lctx, "ip4", t.host); v4 <- lookup{a, err} }()
+	// One channel for both answers: whichever is read second, by resolve or
+	// by the race as a late family, is the other family's. Each goroutine
+	// ends when its lookup returns, at the latest when ctx ends.
+	answers := make(chan lookup, 2)
+	go func() { a, err := d.lookupFamily(ctx, "ip6", t.host); answers <- lookup{a, err, true} }()
+	go func() { a, err := d.lookupFamily(ctx, "ip4", t.host); answers <- lookup{a, err, false} }()
 
+	var first, second lookup
+	select {
+	case first = <-answers:
+	case <-ctx.Done():
+		return resolution{}, ctxError(ctx)
+	}
 	// Without memory, AAAA first starts the race at once and A first waits
 	// the resolution delay for AAAA (section 3). With memory of a winner,
 	// its family is the one worth waiting for, and the other one joins late.
-	var a6, a4 lookup
-	select {
-	case a6 = <-v6:
-		if len(a6.addrs) > 0 && !prefer.Is4() {
-			select {
-			case a4 = <-v4:
-			default:
-				return resolution{addrs: a6.addrs, late: v4, stop: stop}, nil
-			}
-			break
+	eager := first.v6 != prefer.Is4()
+	switch {
+	case len(first.addrs) == 0:
+		// This family has nothing: the other one is all there is.
+		select {
+		case second = <-answers:
+		case <-ctx.Done():
+			return resolution{}, ctxError(ctx)
 		}
-		if len(a6.addrs) == 0 {
-			// IPv6 has nothing: IPv4 is all there is.
-			if a4 = awaitLookup(ctx, v4); a4.err == nil && ctx.Err() != nil {
-				stop()
-				return resolution{stop: noStop}, ctxError(ctx)
-			}
-			break
+	case eager:
+		select {
+		case second = <-answers: // already in: one list, one race, no late joiner
+		default:
+			return resolution{addrs: first.addrs, late: answers}, nil
 		}
-		if r, ok := d.awaitOther(ctx, a6, v4, &a4, stop); ok {
-			return r, nil
+	default:
+		var ok bool
+		if second, ok = d.awaitOther(ctx, answers); !ok {
+			return resolution{addrs: first.addrs, late: answers}, nil
 		}
-	case a4 = <-v4:
-		if len(a4.addrs) == 0 {
-			if a6 = awaitLookup(ctx, v6); a6.err == nil && ctx.Err() != nil {
-				stop()
-				return resolution{stop: noStop}, ctxError(ctx)
-			}
-			break
-		}
-		if prefer.Is4() {
-			select {
-			case a6 = <-v6: // already in: one list, one race, no late joiner
-			default:
-				return resolution{addrs: a4.addrs, late: v6, stop: stop}, nil
-			}
-			break
-		}
-		if r, ok := d.awaitOther(ctx, a4, v6, &a6, stop); ok {
-			return r, nil
-		}
-	case <-ctx.Done():
-		stop()
-		return resolution{stop: noStop}, ctxError(ctx)
 	}
-	stop()
+	a6, a4 := first, second
+	if !first.v6 {
+		a6, a4 = second, first
+	}
 	addrs := append(a6.addrs[:len(a6.addrs):len(a6.addrs)], a4.addrs...)
 	if len(addrs) > 0 {
-		return resolution{addrs: addrs, stop: noStop}, nil
+		return resolution{addrs: addrs}, nil
 	}
-	return resolution{stop: noStop}, pickLookupError(t.host, a6.err, a4.err)
+	return resolution{}, pickLookupError(t.host, a6.err, a4.err)
 }
 
 // lookupFamily resolves one family and unmaps IPv4-mapped answers.
@@ -153,32 +139,17 @@ func pickLookupError(host string, errs ...error) error {
 	return first
 }
 
-// awaitOther waits up to the resolution delay for the other family's answer
-// after first came in. It returns (resolution with the late channel, true)
-// when the delay ran out, or (_, false) with *other filled in.
-func (d *Dialer) awaitOther(ctx context.Context, first lookup, ch <-chan lookup, other *lookup, stop context.CancelFunc) (resolution, bool) {
+// awaitOther waits up to the resolution delay for the other family's
+// answer. It returns false when the delay ran out, or when ctx ended (the
+// race sees ctx too and reports it).
+func (d *Dialer) awaitOther(ctx context.Context, answers <-chan lookup) (lookup, bool) {
 	timer := time.NewTimer(d.cfg.resolutionDelay)
 	defer timer.Stop()
 	select {
-	case *other = <-ch:
-		return resolution{}, false
+	case l := <-answers:
+		return l, true
 	case <-timer.C:
-		return resolution{addrs: first.addrs, late: ch, stop: stop}, true
 	case <-ctx.Done():
-		// The race sees the context too and reports it.
-		return resolution{addrs: first.addrs, late: ch, stop: stop}, true
 	}
-}
-
-// awaitLookup waits for a family's answer, or for ctx: a resolver that
-// ignores its context must not hold the dial past its deadline. When ctx
-// ends first it returns an empty lookup whose err is nil; the caller checks
-// ctx.
-func awaitLookup(ctx context.Context, ch <-chan lookup) lookup {
-	select {
-	case l := <-ch:
-		return l
-	case <-ctx.Done():
-		return lookup{}
-	}
+	return lookup{}, false
 }
