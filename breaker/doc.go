@@ -2,14 +2,15 @@
 //
 // A dialer asks the [Registry] before every attempt: [Registry.Allow] returns
 // either [ErrOpen], so the caller fails in microseconds instead of queueing
-// behind a destination that does not answer, or a done function through
-// which the caller later reports the attempt's [Outcome]: [Success],
-// [Failure], or [Neutral] for results that say nothing about the peer (the
-// caller's own cancellation, a race loser cancelled because a sibling won).
+// behind a destination that does not answer, or a [Ticket] through which the
+// caller later reports the attempt's [Outcome]: [Success], [Failure], or
+// [Neutral] for results that say nothing about the peer (the caller's own
+// cancellation, a race loser cancelled because a sibling won). Neither
+// Allow nor the report allocates, because every healthy dial makes both.
 //
 // Each key has its own breaker, a [github.com/sony/gobreaker/v2]
-// TwoStepCircuitBreaker. It starts [Closed] and counts outcomes in a rolling
-// window. It trips to [Open] after [Settings.ConsecutiveFailures] failures
+// CircuitBreaker to which each outcome is reported whole when the ticket is
+// done. It starts [Closed] and counts outcomes in a rolling window. It trips to [Open] after [Settings.ConsecutiveFailures] failures
 // in a row, or when the share of failures in the window reaches
 // [Settings.FailureRatio]. While open every Allow fails fast. Once
 // [Settings.OpenTimeout] has passed the breaker is [HalfOpen] and lets

@@ -199,21 +199,30 @@ func TestCancelDuringAStallReturnsAtOnce(t *testing.T) {
 
 func TestDeadlinesBoundTheDial(t *testing.T) {
 	s := dialtest.NewStalled(t, "127.0.0.1:0")
+	oneAttempt := []dialer.Option{dialer.WithAttemptTimeout(300 * time.Millisecond), dialer.WithMaxRetries(0)}
 	cases := []struct {
 		name    string
 		opts    []dialer.Option
 		ctxWait time.Duration
 		want    time.Duration
+		// uncancellable dials with context.Background, whose Done is nil:
+		// the attempt's deadline must still reach the socket.
+		uncancellable bool
 	}{
-		{"the context's deadline", nil, 300 * time.Millisecond, 300 * time.Millisecond},
-		{"WithTimeout", []dialer.Option{dialer.WithTimeout(300 * time.Millisecond)}, 0, 300 * time.Millisecond},
-		{"the attempt timeout, without retries", []dialer.Option{dialer.WithAttemptTimeout(300 * time.Millisecond), dialer.WithMaxRetries(0)}, 0, 300 * time.Millisecond},
+		{"the context's deadline", nil, 300 * time.Millisecond, 300 * time.Millisecond, false},
+		{"WithTimeout", []dialer.Option{dialer.WithTimeout(300 * time.Millisecond)}, 0, 300 * time.Millisecond, false},
+		{"the attempt timeout, without retries", oneAttempt, 0, 300 * time.Millisecond, false},
+		{"WithTimeout, context.Background", []dialer.Option{dialer.WithTimeout(300 * time.Millisecond)}, 0, 300 * time.Millisecond, true},
+		{"the attempt timeout, context.Background", oneAttempt, 0, 300 * time.Millisecond, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := append([]dialer.Option{dialer.WithoutBreaker()}, tc.opts...)
 			d := newDialer(t, opts...)
 			ctx := t.Context()
+			if tc.uncancellable {
+				ctx = context.Background()
+			}
 			if tc.ctxWait > 0 {
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, tc.ctxWait)
