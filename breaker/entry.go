@@ -51,7 +51,7 @@ func reportOf(o Outcome) func() (struct{}, error) {
 //
 // gobreaker's two-step breaker allocates a closure per request. Here a
 // request is reported to gobreaker whole, by Execute, when its ticket is
-// done; Allow itself reads two atomics while the breaker is closed. What
+// done; Allow itself reads one atomic while the breaker is closed. What
 // gobreaker's generations did for a request in flight, stamp does: a
 // ticket carries the stamp of its Allow, and its outcome is reported only
 // if the breaker has not changed state since. The half-open probe is let

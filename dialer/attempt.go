@@ -118,18 +118,18 @@ type attemptResult struct {
 // the address and the destination is the outcome of TCP and TLS together,
 // so a server that accepts and then stalls in TLS is a stall, not a
 // success. ctx is the race's context: its cancellation cause tells a lost
-// race from the caller's cancellation. actx is the attempt's context, set
-// here; the caller provides it so that a dial of one address keeps it in
-// its call rather than allocating one.
-func (d *Dialer) attempt(ctx context.Context, actx *attemptCtx, b bounds, addr netip.AddrPort, key string) attemptResult {
+// race from the caller's cancellation. owned says the dial made ctx, and
+// reusable, when not nil, is the dialing goroutine's scratch space for the
+// attempt's context (see attemptContext).
+func (d *Dialer) attempt(ctx context.Context, owned bool, reusable *attemptCtx, b bounds, addr netip.AddrPort, key string) attemptResult {
 	start := time.Now()
 	limit, limitCause := start.Add(d.cfg.attemptTimeout), d.stallErr
 	if !b.deadline.After(limit) {
 		limit, limitCause = b.deadline, b.expired
 	}
-	actx.set(ctx, d.quiet, limit)
+	actx, cancel := d.attemptContext(ctx, owned, reusable, limit)
 	conn, err := d.dialAddr(actx, b.network, addr, key)
-	actx.clear()
+	cancel()
 	res := attemptResult{addr: addr, conn: conn, err: err, start: start, elapsed: time.Since(start)}
 	if err == nil {
 		if b.tls != nil {
@@ -145,26 +145,22 @@ func (d *Dialer) attempt(ctx context.Context, actx *attemptCtx, b bounds, addr n
 		return res
 	}
 	cause, ended := context.Cause(ctx), ctx.Err()
-	if cause == nil && reachedDeadline(err, limit) {
-		// The deadline is enforced on the socket, not by the context.
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded) && (ended == nil || limit.Before(b.deadline)):
+		// The limit is enforced on the socket. net reports the socket's
+		// deadline only while Done is still open, so the limit came first,
+		// whatever ctx has done since; unless the limit is the dial's own
+		// deadline and ctx has ended too, when ctx's cause says more.
 		cause, ended = limitCause, context.DeadlineExceeded
-	}
-	if cause == nil {
+	case cause == nil && isTimeout(err) && !time.Now().Before(limit):
+		// A context's timer (see socketDeadlines) reported as net's timeout.
+		cause, ended = limitCause, context.DeadlineExceeded
+	case cause == nil:
 		res.outcome = Failed
 		return res
 	}
 	d.classifyCut(&res, cause, ended)
 	return res
-}
-
-// reachedDeadline reports whether err is an attempt that ran into its
-// deadline: the poller's "deadline exceeded", or any timeout reported once
-// the deadline has passed.
-func reachedDeadline(err error, limit time.Time) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return true
-	}
-	return isTimeout(err) && !time.Now().Before(limit)
 }
 
 // classifyCut sets the outcome of an attempt that its context cut short,

@@ -2,6 +2,7 @@ package dialer
 
 import (
 	"context"
+	"syscall"
 	"time"
 )
 
@@ -14,16 +15,23 @@ import (
 // deadline), not by waiting for Done; a context.WithDeadline per attempt
 // would add a timer, a cancelCtx and a registration with the parent that
 // nothing needs. So Done here is the parent's and does not close at the
-// deadline: this is not a general-purpose context, and it is given only to
-// the attemptFunc, which must end by Deadline (net.Dialer does through the
-// socket, the tests' fakes by a timer).
+// deadline: this is not a general-purpose context. It is given only to the
+// attemptFunc, which must end by Deadline (net.Dialer does through the
+// socket, the tests' fakes by a timer), and a user's ControlContext hook
+// gets a real context derived from it (boundedHook).
 //
 // net.Dialer applies the deadline only while Done is non-nil. When the
 // dial's context can never be cancelled (context.Background), Done and the
-// standard library's lookup of the nearest cancelCtx fall through to
-// quiet, a context of the Dialer's that is never cancelled, so net's
-// cancellation hook registers with an existing cancelCtx instead of
-// starting a goroutine to watch a channel that never closes.
+// standard library's lookup of the nearest cancelCtx go to quiet, a context
+// of the Dialer's that is never cancelled, so net's cancellation hook
+// registers with an existing cancelCtx instead of starting a goroutine to
+// watch a channel that never closes.
+//
+// Over a parent of the standard library's (or quiet) nothing keeps an
+// attemptCtx once the attempt returns, so the dialing goroutine may reuse
+// one (call.actx). Over a caller's own Context type the context package
+// may watch it from a goroutine that outlives the attempt: such an attempt
+// gets an attemptCtx of its own, never reused (see attemptContext).
 type attemptCtx struct {
 	parent   context.Context
 	quiet    context.Context // nil unless parent.Done() is nil
@@ -38,10 +46,6 @@ func (c *attemptCtx) set(parent, quiet context.Context, deadline time.Time) {
 	}
 }
 
-// clear drops the references to the dial's context once the attempt is
-// over, so a call kept for its scratch space does not keep it alive.
-func (c *attemptCtx) clear() { c.parent, c.quiet = nil, nil }
-
 func (c *attemptCtx) Deadline() (time.Time, bool) { return c.deadline, true }
 
 func (c *attemptCtx) Done() <-chan struct{} {
@@ -53,13 +57,37 @@ func (c *attemptCtx) Done() <-chan struct{} {
 
 func (c *attemptCtx) Err() error { return c.parent.Err() }
 
+// Value asks quiet first, when it stands in: it answers only the context
+// package's own lookup of the nearest cancelCtx, which must find quiet
+// even if the parent would answer it with a cancelCtx whose Done is not
+// ours (context.WithoutCancel's children, for one).
 func (c *attemptCtx) Value(key any) any {
-	v := c.parent.Value(key)
-	if v == nil && c.quiet != nil {
-		return c.quiet.Value(key)
+	if c.quiet != nil {
+		if v := c.quiet.Value(key); v != nil {
+			return v
+		}
 	}
-	return v
+	return c.parent.Value(key)
 }
+
+// attemptContext returns the context for an attempt under parent until
+// deadline. reusable is the dialing goroutine's scratch attemptCtx, or nil;
+// it is used only when parent is known to be the standard library's:
+// owned says the dial made parent itself, and a parent whose Done is nil
+// is covered by quiet. Otherwise the attempt gets its own.
+func (d *Dialer) attemptContext(parent context.Context, owned bool, reusable *attemptCtx, deadline time.Time) (context.Context, context.CancelFunc) {
+	if !socketDeadlines {
+		return context.WithDeadline(parent, deadline)
+	}
+	a := reusable
+	if a == nil || !owned && parent.Done() != nil {
+		a = new(attemptCtx)
+	}
+	a.set(parent, d.quiet, deadline) // a reused one is cleared with its call
+	return a, noCancel
+}
+
+func noCancel() {}
 
 // newQuietContext returns the Dialer's never-cancelled context. Its cancel
 // function is kept only to say so: cancelling it would not stop any dial,
@@ -68,4 +96,22 @@ func newQuietContext() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ctx.Done() // make the channel now: Done must return the same one to every attempt
 	return ctx, cancel
+}
+
+// controlHook is the signature of net.Dialer's ControlContext.
+type controlHook = func(ctx context.Context, network, address string, c syscall.RawConn) error
+
+// boundedHook adapts the user's ControlContext to attemptCtx: the hook gets
+// a context of the standard library's, with the caller's values and
+// cancellation, whose Done closes at the attempt's deadline, and which it
+// may keep. Only dials by a Dialer with such a hook pay for it.
+func boundedHook(hook controlHook) controlHook {
+	return func(ctx context.Context, network, address string, c syscall.RawConn) error {
+		if a, ok := ctx.(*attemptCtx); ok {
+			hctx, cancel := context.WithDeadline(a.parent, a.deadline)
+			defer cancel()
+			ctx = hctx
+		}
+		return hook(ctx, network, address, c)
+	}
 }

@@ -64,8 +64,11 @@ func New(opts ...Option) (*Dialer, error) {
 		timeoutErr: dialTimeoutError{cfg.timeout}, stallErr: stallError{cfg.attemptTimeout}}
 	d.dialAddr = d.dialNet
 	d.quiet, d.quietCancel = newQuietContext()
+	nd := &d.cfg.netDialer
+	if nd.ControlContext != nil {
+		nd.ControlContext = boundedHook(nd.ControlContext)
+	}
 	if cfg.policy != nil {
-		nd := &d.cfg.netDialer
 		next := nd.ControlContext
 		if next == nil && nd.Control != nil {
 			plain := nd.Control
@@ -212,6 +215,7 @@ type call struct {
 	expired  error // the cause reported when the deadline passes
 	dst      *destination
 	led      ledger
+	ownCtx   bool       // the dial runs on a context it made (not the caller's)
 	actx     attemptCtx // the context of an attempt made in the dialing goroutine
 }
 
@@ -240,10 +244,10 @@ func (c *call) bounds() bounds {
 // dialTCP is the pipeline of one dial: admission, then rounds of
 // resolve-order-race with retries in between, all before the deadline.
 //
-// The context carries the deadline only where something blocks without an
-// attempt of its own (resolution, a multi-address race); a single attempt
-// puts the deadline on its own context, which keeps the healthy path to
-// one context per dial.
+// The dial gets a context with its deadline only where something waits
+// without an attempt of its own: resolution, and the race that may follow
+// it. A dial to an IP literal makes no context and no timer at all: its
+// attempts carry the deadline to the socket (attemptCtx).
 func (d *Dialer) dialTCP(ctx context.Context, t target) (net.Conn, error) {
 	c := newCall(t)
 	defer c.release()
@@ -252,6 +256,7 @@ func (d *Dialer) dialTCP(ctx context.Context, t target) (net.Conn, error) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadlineCause(ctx, c.deadline, c.expired)
 		defer cancel()
+		c.ownCtx = true
 	}
 	c.dst = d.dests.get(t.key)
 	if err := c.dst.admit(ctx, c.deadline, c.expired, d.cfg.admissionLimit, d.cfg.memoryTTL, d.destBreakers, t.key); err != nil {
@@ -334,7 +339,7 @@ func (r *race) single(ctx context.Context, a netip.AddrPort, key string) (net.Co
 		r.observe(&attemptResult{addr: a, start: time.Now(), outcome: Skipped, err: ErrCircuitOpen})
 		return nil, ErrCircuitOpen
 	}
-	res := r.d.attempt(ctx, &r.c.actx, r.c.bounds(), a, key)
+	res := r.d.attempt(ctx, r.c.ownCtx, &r.c.actx, r.c.bounds(), a, key)
 	r.settle(&res)
 	if res.conn != nil {
 		return res.conn, nil

@@ -247,10 +247,8 @@ func WithResolutionDelay(d time.Duration) Option {
 // and a non-zero Timeout or Deadline is reported as an error so that nobody
 // believes it applies. A nil dialer is an error.
 //
-// The context ControlContext receives carries the attempt's deadline and
-// the caller's values and cancellation; the deadline is enforced on the
-// socket, as net.Dialer does during connect, so a hook must not wait on the
-// context's Done for it.
+// The context ControlContext receives carries the caller's values and
+// cancellation, and its Done closes at the attempt's deadline.
 func WithNetDialer(nd *net.Dialer) Option {
 	return func(c *config) error {
 		if nd == nil {

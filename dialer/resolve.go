@@ -53,7 +53,8 @@ func (d *Dialer) resolve(ctx context.Context, t target, prefer netip.Addr) (reso
 
 	// One channel for both answers: whichever is read second, by resolve or
 	// by the race as a late family, is the other family's. Each goroutine
-	// ends when its lookup returns, at the latest when ctx ends.
+	// ends when its lookup returns: when ctx ends, for a resolver that
+	// honours its context.
 	answers := make(chan lookup, 2)
 	go func() { a, err := d.lookupFamily(ctx, "ip6", t.host); answers <- lookup{a, err, true} }()
 	go func() { a, err := d.lookupFamily(ctx, "ip4", t.host); answers <- lookup{a, err, false} }()
