@@ -18,7 +18,7 @@ import (
 // deadline: this is not a general-purpose context. It is given only to the
 // attemptFunc, which must end by Deadline (net.Dialer does through the
 // socket, the tests' fakes by a timer), and a user's ControlContext hook
-// gets a real context derived from it (boundedHook).
+// gets a real context built from its parent and deadline (boundedHook).
 //
 // net.Dialer applies the deadline only while Done is non-nil. When the
 // dial's context can never be cancelled (context.Background), Done and the
@@ -27,11 +27,14 @@ import (
 // registers with an existing cancelCtx instead of starting a goroutine to
 // watch a channel that never closes.
 //
-// Over a parent of the standard library's (or quiet) nothing keeps an
-// attemptCtx once the attempt returns, so the dialing goroutine may reuse
-// one (call.actx). Over a caller's own Context type the context package
-// may watch it from a goroutine that outlives the attempt: such an attempt
-// gets an attemptCtx of its own, never reused (see attemptContext).
+// Over a context the dial made itself, or quiet, the context package
+// registers net's hook with a cancelCtx it finds through Value and removes
+// it before the attempt returns, so nothing keeps the attemptCtx and the
+// dialing goroutine may reuse one (call.actx). Over a caller's cancellable
+// context that is not assured (over a Context type of the caller's own,
+// even wrapped in context.WithValue, the context package watches it from a
+// goroutine that may outlive the attempt): such an attempt gets an
+// attemptCtx of its own, never reused (see attemptContext).
 type attemptCtx struct {
 	parent   context.Context
 	quiet    context.Context // nil unless parent.Done() is nil

@@ -242,10 +242,10 @@ func WithResolutionDelay(d time.Duration) Option {
 
 // WithNetDialer sets the net.Dialer that makes each connection attempt, for
 // its LocalAddr, KeepAlive, KeepAliveConfig, Control and ControlContext. The
-// dialer is copied. Its Timeout, Deadline, FallbackDelay, DualStack and
-// Resolver are not used: dialguard owns deadlines, the race and resolution,
-// and a non-zero Timeout or Deadline is reported as an error so that nobody
-// believes it applies. A nil dialer is an error.
+// dialer is copied. Its Timeout, Deadline, Cancel, FallbackDelay,
+// DualStack and Resolver are not used: dialguard owns deadlines,
+// cancellation, the race and resolution, and a non-zero Timeout, Deadline
+// or Cancel is reported as an error so that nobody believes it applies. A nil dialer is an error.
 //
 // The context ControlContext receives carries the caller's values and
 // cancellation, and its Done closes at the attempt's deadline.
@@ -256,6 +256,11 @@ func WithNetDialer(nd *net.Dialer) Option {
 		}
 		if nd.Timeout != 0 || !nd.Deadline.IsZero() {
 			return optionError("WithNetDialer", "Timeout and Deadline are not used; set WithTimeout and WithAttemptTimeout instead")
+		}
+		if nd.Cancel != nil {
+			// net would wrap each attempt's context in one of its own,
+			// hiding the attempt's deadline from ControlContext.
+			return optionError("WithNetDialer", "Cancel (deprecated) is not used; cancel the context given to DialContext instead")
 		}
 		c.netDialer = *nd
 		c.netDialer.Resolver = nil

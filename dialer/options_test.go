@@ -1,0 +1,37 @@
+package dialer_test
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dialguard/dialguard/dialer"
+)
+
+// Each bad value is refused by New with an error that names its option.
+func TestBadOptionValuesAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  dialer.Option
+	}{
+		{"WithResolver", dialer.WithResolver(nil)},
+		{"WithLogger", dialer.WithLogger(nil)},
+		{"WithTimeout", dialer.WithTimeout(0)},
+		{"WithAttemptTimeout", dialer.WithAttemptTimeout(-time.Second)},
+		{"WithAttemptDelay", dialer.WithAttemptDelay(time.Millisecond)},
+		{"WithResolutionDelay", dialer.WithResolutionDelay(-time.Millisecond)},
+		{"WithNetDialer", dialer.WithNetDialer(nil)},
+		{"WithNetDialer", dialer.WithNetDialer(&net.Dialer{Timeout: time.Second})},
+		{"WithNetDialer", dialer.WithNetDialer(&net.Dialer{Deadline: time.Now()})},
+		{"WithNetDialer", dialer.WithNetDialer(&net.Dialer{Cancel: make(chan struct{})})},
+		{"WithMaxAddresses", dialer.WithMaxAddresses(0)},
+		{"WithAdmissionLimit", dialer.WithAdmissionLimit(-1)},
+		{"WithMaxRetries", dialer.WithMaxRetries(-1)},
+		{"WithRetryBudget", dialer.WithRetryBudget(1.5, 10)},
+	} {
+		if _, err := dialer.New(tc.opt); err == nil || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("New(%s(bad)) = %v, want an error naming the option", tc.name, err)
+		}
+	}
+}
