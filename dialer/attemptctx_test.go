@@ -36,15 +36,17 @@ func (c *ownContext) Err() error {
 }
 
 // A caller's own Context type, cancelled just as attempts time out, while
-// the same Dialer keeps dialing: the context package's watcher of each
-// attempt's context may outlive the attempt, so that context must not be
-// reused by the next dial (run with -race: a reused one is a data race and
+// dials go on: the context package's watcher of each attempt's context may
+// outlive the attempt, so that context must not be reused by the next dial (run with -race: a reused one is a data race and
 // may panic in the context package).
 func TestCallersOwnContextTypes(t *testing.T) {
 	s := dialtest.NewStalled(t, "127.0.0.1:0")
 	h := dialtest.NewHealthy(t, "127.0.0.1:0")
 	d := newDialer(t, dialer.WithoutBreaker(), dialer.WithMaxRetries(0),
 		dialer.WithAttemptTimeout(2*time.Millisecond))
+	// The healthy dials get time to connect on a loaded machine; they share
+	// the package's recycled calls with d all the same.
+	healthy := newDialer(t, dialer.WithoutBreaker())
 	for i := range 300 {
 		ctx := newOwnContext()
 		stop := time.AfterFunc(2*time.Millisecond+time.Duration(i%40)*time.Microsecond, ctx.cancel)
@@ -52,7 +54,7 @@ func TestCallersOwnContextTypes(t *testing.T) {
 			t.Fatal("a stalled listener accepted a connection")
 		}
 		stop.Stop()
-		c, err := d.DialContext(context.Background(), "tcp", h.String())
+		c, err := healthy.DialContext(context.Background(), "tcp", h.String())
 		if err != nil {
 			t.Fatalf("healthy dial between the stalls: %v", err)
 		}
