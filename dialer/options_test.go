@@ -2,10 +2,12 @@ package dialer_test
 
 import (
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dialguard/dialguard/breaker"
 	"github.com/dialguard/dialguard/dialer"
 )
 
@@ -29,6 +31,13 @@ func TestBadOptionValuesAreRefused(t *testing.T) {
 		{"WithAdmissionLimit", dialer.WithAdmissionLimit(-1)},
 		{"WithMaxRetries", dialer.WithMaxRetries(-1)},
 		{"WithRetryBudget", dialer.WithRetryBudget(1.5, 10)},
+		{"WithRetryBudget", dialer.WithRetryBudget(0.2, -1)},
+		{"WithStallMemory", dialer.WithStallMemory(0, 100)},
+		{"WithStallMemory", dialer.WithStallMemory(time.Minute, 0)},
+		{"WithBreaker", dialer.WithBreaker(breaker.Settings{FailureRatio: 2})},
+		{"WithBackoff", dialer.WithBackoff(nil)},
+		{"WithAttemptObserver", dialer.WithAttemptObserver(nil)},
+		{"WithPolicy", dialer.WithPolicy(dialer.Policy{Deny: []netip.Prefix{{}}})},
 	} {
 		if _, err := dialer.New(tc.opt); err == nil || !strings.Contains(err.Error(), tc.name) {
 			t.Errorf("New(%s(bad)) = %v, want an error naming the option", tc.name, err)
