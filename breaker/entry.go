@@ -129,10 +129,7 @@ func (e *entry) held() bool {
 
 func (e *entry) allow() (Ticket, error) {
 	stamp := e.stamp.Load()
-	switch stampState(stamp) {
-	case Closed:
-		return Ticket{e: e, stamp: stamp}, nil
-	case Open:
+	if stampState(stamp) == Open {
 		if e.held() {
 			return Ticket{}, ErrOpen
 		}
@@ -140,9 +137,13 @@ func (e *entry) allow() (Ticket, error) {
 		// (onChange runs inside), unless another caller already has.
 		e.cb.State()
 		e.flush()
-		if stamp = e.stamp.Load(); stampState(stamp) != HalfOpen {
-			return e.allowAgain(stamp)
-		}
+		stamp = e.stamp.Load()
+	}
+	switch stampState(stamp) {
+	case Closed: // a probe may have closed it meanwhile
+		return Ticket{e: e, stamp: stamp}, nil
+	case Open:
+		return Ticket{}, ErrOpen
 	}
 	if !e.probing.CompareAndSwap(false, true) {
 		return Ticket{}, ErrOpen
@@ -154,15 +155,6 @@ func (e *entry) allow() (Ticket, error) {
 		return Ticket{}, ErrOpen
 	}
 	return Ticket{e: e, stamp: stamp, probe: true}, nil
-}
-
-// allowAgain answers a caller that found the breaker closed (by a probe
-// that just succeeded) or open again where it expected half-open.
-func (e *entry) allowAgain(stamp uint64) (Ticket, error) {
-	if stampState(stamp) == Closed {
-		return Ticket{e: e, stamp: stamp}, nil
-	}
-	return Ticket{}, ErrOpen
 }
 
 // Ticket is one request that Allow let through. Report its outcome with

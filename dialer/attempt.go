@@ -118,16 +118,16 @@ type attemptResult struct {
 // the address and the destination is the outcome of TCP and TLS together,
 // so a server that accepts and then stalls in TLS is a stall, not a
 // success. ctx is the race's context: its cancellation cause tells a lost
-// race from the caller's cancellation. owned says the dial made ctx, and
-// reusable, when not nil, is the dialing goroutine's scratch space for the
-// attempt's context (see attemptContext).
-func (d *Dialer) attempt(ctx context.Context, owned bool, reusable *attemptCtx, b bounds, addr netip.AddrPort, key string) attemptResult {
+// race from the caller's cancellation. reusable, when not nil, is space for
+// the attempt's context that nothing keeps after the attempt (see
+// attemptCtx); otherwise the attempt gets a context of its own.
+func (d *Dialer) attempt(ctx context.Context, reusable *attemptCtx, b bounds, addr netip.AddrPort, key string) attemptResult {
 	start := time.Now()
 	limit, limitCause := start.Add(d.cfg.attemptTimeout), d.stallErr
 	if !b.deadline.After(limit) {
 		limit, limitCause = b.deadline, b.expired
 	}
-	actx, cancel := d.attemptContext(ctx, owned, reusable, limit)
+	actx, cancel := d.attemptContext(ctx, reusable, limit)
 	conn, err := d.dialAddr(actx, b.network, addr, key)
 	cancel()
 	res := attemptResult{addr: addr, conn: conn, err: err, start: start, elapsed: time.Since(start)}

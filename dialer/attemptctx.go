@@ -34,7 +34,7 @@ import (
 // context that is not assured (over a Context type of the caller's own,
 // even wrapped in context.WithValue, the context package watches it from a
 // goroutine that may outlive the attempt): such an attempt gets an
-// attemptCtx of its own, never reused (see attemptContext).
+// attemptCtx of its own, never reused (see race.single).
 type attemptCtx struct {
 	parent   context.Context
 	quiet    context.Context // nil unless parent.Done() is nil
@@ -74,16 +74,14 @@ func (c *attemptCtx) Value(key any) any {
 }
 
 // attemptContext returns the context for an attempt under parent until
-// deadline. reusable is the dialing goroutine's scratch attemptCtx, or nil;
-// it is used only when parent is known to be the standard library's:
-// owned says the dial made parent itself, and a parent whose Done is nil
-// is covered by quiet. Otherwise the attempt gets its own.
-func (d *Dialer) attemptContext(parent context.Context, owned bool, reusable *attemptCtx, deadline time.Time) (context.Context, context.CancelFunc) {
+// deadline, in reusable when it is not nil (the caller knows nothing will
+// keep it: see attemptCtx), else in one of its own.
+func (d *Dialer) attemptContext(parent context.Context, reusable *attemptCtx, deadline time.Time) (context.Context, context.CancelFunc) {
 	if !socketDeadlines {
 		return context.WithDeadline(parent, deadline)
 	}
 	a := reusable
-	if a == nil || !owned && parent.Done() != nil {
+	if a == nil {
 		a = new(attemptCtx)
 	}
 	a.set(parent, d.quiet, deadline) // a reused one is cleared with its call

@@ -215,7 +215,6 @@ type call struct {
 	expired  error // the cause reported when the deadline passes
 	dst      *destination
 	led      ledger
-	ownCtx   bool       // the dial runs on a context it made (not the caller's)
 	actx     attemptCtx // the context of an attempt made in the dialing goroutine
 }
 
@@ -256,7 +255,6 @@ func (d *Dialer) dialTCP(ctx context.Context, t target) (net.Conn, error) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadlineCause(ctx, c.deadline, c.expired)
 		defer cancel()
-		c.ownCtx = true
 	}
 	c.dst = d.dests.get(t.key)
 	if err := c.dst.admit(ctx, c.deadline, c.expired, d.cfg.admissionLimit, d.cfg.memoryTTL, d.destBreakers, t.key); err != nil {
@@ -339,7 +337,14 @@ func (r *race) single(ctx context.Context, a netip.AddrPort, key string) (net.Co
 		r.observe(&attemptResult{addr: a, start: time.Now(), outcome: Skipped, err: ErrCircuitOpen})
 		return nil, ErrCircuitOpen
 	}
-	res := r.d.attempt(ctx, r.c.ownCtx, &r.c.actx, r.c.bounds(), a, key)
+	// The call's attempt context may be reused when nothing can keep it
+	// (see attemptCtx): over the dial's own context (a name's, made in
+	// dialTCP) or a caller's that cannot be cancelled.
+	reusable := &r.c.actx
+	if r.c.t.ip.IsValid() && ctx.Done() != nil {
+		reusable = nil
+	}
+	res := r.d.attempt(ctx, reusable, r.c.bounds(), a, key)
 	r.settle(&res)
 	if res.conn != nil {
 		return res.conn, nil

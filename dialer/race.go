@@ -63,7 +63,7 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 			r.launched++
 			running++
 			key := c.led.keyOf(a)
-			go func() { results <- d.attempt(rctx, true, nil, b, a, key) }()
+			go func() { results <- d.attempt(rctx, nil, b, a, key) }()
 			lastStart = time.Now()
 			delay.Reset(r.d.cfg.attemptDelay)
 			return

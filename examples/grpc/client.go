@@ -1,9 +1,7 @@
 package main
 
 import (
-	"io"
 	"net/netip"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -65,23 +63,6 @@ func newClient(d *dialer.Dialer, port uint16) (*grpc.ClientConn, error) {
 		grpc.WithConnectParams(grpcBackoff),
 	)
 }
-
-// lockedWriter serialises writes to w, which the dialer's log lines (written
-// from gRPC's goroutines) and the call lines share.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-// Write writes p to the underlying writer under the lock.
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-// Sync does nothing; it makes lockedWriter a zapcore.WriteSyncer.
-func (l *lockedWriter) Sync() error { return nil }
 
 // newLogger returns a console logger at Info, without timestamps, writing to
 // w: dialguard logs its breakers' state changes at Info and Warn.

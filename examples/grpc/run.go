@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/dialguard/dialguard/dialer/dialtest"
@@ -42,7 +43,7 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 		}
 	}()
 
-	w := &lockedWriter{w: out}
+	w := zapcore.Lock(zapcore.AddSync(out)) // the log (from gRPC's goroutines) and the call lines share out
 	log := newLogger(w)
 	d, err := newDialer(log)
 	if err != nil {

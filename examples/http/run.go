@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"time"
 
+	"go.uber.org/zap/zapcore"
+
 	"github.com/dialguard/dialguard/dialer"
 	"github.com/dialguard/dialguard/dialer/dialtest"
 )
@@ -44,7 +46,7 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 		}
 	}()
 
-	w := &lockedWriter{w: out}
+	w := zapcore.Lock(zapcore.AddSync(out)) // the log and the fetch lines share out
 	log := newLogger(w)
 	defer log.Sync()
 
