@@ -26,6 +26,11 @@ type destination struct {
 	lastSuccess time.Time
 	lastStall   time.Time
 
+	// promptAt is when both families last answered within the resolution
+	// delay: until it is older than the memory's ttl, the dial asks for both
+	// in one lookup (resolveAtOnce). Zero: ask for each family on its own.
+	promptAt time.Time
+
 	inFlight int
 	wake     chan struct{} // closed to wake admission waiters; nil if none wait
 
@@ -107,11 +112,28 @@ func (dst *destination) recordStall(a netip.AddrPort, now time.Time) {
 	dst.mu.Unlock()
 }
 
-// preferred returns the address that won last, if it did within ttl.
-func (dst *destination) preferred(now time.Time, ttl time.Duration) (netip.AddrPort, bool) {
+// resolutionHint returns what resolution needs from the memory, under one
+// lock: the address that won within ttl (invalid if none), and whether both
+// families answered promptly within ttl.
+func (dst *destination) resolutionHint(now time.Time, ttl time.Duration) (winner netip.AddrPort, prompt bool) {
 	dst.mu.Lock()
 	defer dst.mu.Unlock()
-	return dst.winnerLocked(now, ttl)
+	winner, _ = dst.winnerLocked(now, ttl)
+	return winner, !dst.promptAt.IsZero() && now.Sub(dst.promptAt) < ttl
+}
+
+// recordPrompt remembers that both families answered within the resolution
+// delay; forgetPrompt, that they did not.
+func (dst *destination) recordPrompt(now time.Time) {
+	dst.mu.Lock()
+	dst.promptAt = now
+	dst.mu.Unlock()
+}
+
+func (dst *destination) forgetPrompt() {
+	dst.mu.Lock()
+	dst.promptAt = time.Time{}
+	dst.mu.Unlock()
 }
 
 func (dst *destination) winnerLocked(now time.Time, ttl time.Duration) (netip.AddrPort, bool) {

@@ -215,7 +215,9 @@ type call struct {
 	expired  error // the cause reported when the deadline passes
 	dst      *destination
 	led      ledger
-	actx     attemptCtx // the context of an attempt made in the dialing goroutine
+	actx     attemptCtx        // the context of an attempt made in the dialing goroutine
+	ownCtx   bool              // this round runs under a context the dial made itself
+	one      [1]netip.AddrPort // the candidates of a name with one address
 }
 
 // calls recycles call values: a call points into itself (its ledger's
@@ -243,19 +245,15 @@ func (c *call) bounds() bounds {
 // dialTCP is the pipeline of one dial: admission, then rounds of
 // resolve-order-race with retries in between, all before the deadline.
 //
-// The dial gets a context with its deadline only where something waits
-// without an attempt of its own: resolution, and the race that may follow
-// it. A dial to an IP literal makes no context and no timer at all: its
-// attempts carry the deadline to the socket (attemptCtx).
+// A round gets a context with the dial's deadline only where something
+// waits without an attempt of its own: lookups per family, and the race
+// that a late family may join (dialRound). Otherwise the dial makes no
+// context and no timer of its own: its attempts carry the deadline to the
+// socket (attemptCtx), and admission and retries watch it themselves.
 func (d *Dialer) dialTCP(ctx context.Context, t target) (net.Conn, error) {
 	c := newCall(t)
 	defer c.release()
 	c.deadline, c.expired = d.deadline(ctx, c.start)
-	if !t.ip.IsValid() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadlineCause(ctx, c.deadline, c.expired)
-		defer cancel()
-	}
 	c.dst = d.dests.get(t.key)
 	if err := c.dst.admit(ctx, c.deadline, c.expired, d.cfg.admissionLimit, d.cfg.memoryTTL, d.destBreakers, t.key); err != nil {
 		return nil, err
@@ -296,12 +294,41 @@ func (d *Dialer) dialRound(ctx context.Context, c *call, try int) (net.Conn, err
 		s := race{d: d, c: c, try: try}
 		return s.single(ctx, a, c.t.key)
 	}
-	prefer, _ := c.dst.preferred(time.Now(), d.cfg.memoryTTL)
-	res, err := d.resolve(ctx, c.t, prefer.Addr())
+	c.ownCtx = false
+	prefer, prompt := c.dst.resolutionHint(time.Now(), d.cfg.memoryTTL)
+	var res resolution
+	var err error
+	done, waited := false, false
+	if prompt && c.t.family == familyAny {
+		start := time.Now()
+		res, err, done = d.resolveAtOnce(ctx, c)
+		waited = time.Since(start) >= d.cfg.resolutionDelay
+	}
+	if !done {
+		if prompt {
+			c.dst.forgetPrompt()
+		}
+		// Lookups per family run beside the dial, and the race may wait
+		// for a late one: both need a context that ends with the dial.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadlineCause(ctx, c.deadline, c.expired)
+		defer cancel()
+		c.ownCtx = true
+		res, err = d.resolve(ctx, c.t, prefer.Addr(), waited)
+	}
 	if err != nil {
 		return nil, err
 	}
-	cands := d.order(res.addrs, c.t.port, c.dst, time.Now())
+	if res.prompt {
+		c.dst.recordPrompt(time.Now())
+	}
+	var cands []netip.AddrPort
+	if len(res.addrs) == 1 { // the common case, in the call's own array
+		c.one[0] = netip.AddrPortFrom(res.addrs[0], c.t.port)
+		cands = c.one[:]
+	} else {
+		cands = d.order(res.addrs, c.t.port, c.dst, time.Now())
+	}
 	open, denied := d.admissible(c, cands, nil)
 	if len(open) == 0 && denied != nil && res.late == nil {
 		return nil, denied // every address is denied: nothing was dialled
@@ -310,7 +337,7 @@ func (d *Dialer) dialRound(ctx context.Context, c *call, try int) (net.Conn, err
 		s := race{d: d, c: c, try: try}
 		return s.single(ctx, open[0], c.led.keyOf(open[0]))
 	}
-	r := race{d: d, c: c, try: try, pending: open, late: res.late, denied: denied}
+	r := race{d: d, c: c, try: try, pending: open, late: res.late, promptBy: res.promptBy, denied: denied}
 	return r.run(ctx)
 }
 
@@ -338,10 +365,10 @@ func (r *race) single(ctx context.Context, a netip.AddrPort, key string) (net.Co
 		return nil, ErrCircuitOpen
 	}
 	// The call's attempt context may be reused when nothing can keep it
-	// (see attemptCtx): over the dial's own context (a name's, made in
-	// dialTCP) or a caller's that cannot be cancelled.
+	// (see attemptCtx): over the dial's own context (made in dialRound) or
+	// a caller's that cannot be cancelled.
 	reusable := &r.c.actx
-	if r.c.t.ip.IsValid() && ctx.Done() != nil {
+	if !r.c.ownCtx && ctx.Done() != nil {
 		reusable = nil
 	}
 	res := r.d.attempt(ctx, reusable, r.c.bounds(), a, key)

@@ -12,9 +12,6 @@ import (
 // stalled recently move to the back, so the incident's stalled ::1 is not
 // paid for again; then the list is capped at MaxAddresses.
 func (d *Dialer) order(addrs []netip.Addr, port uint16, dst *destination, now time.Time) []netip.AddrPort {
-	if len(addrs) == 1 { // the common case, kept free of extra work
-		return []netip.AddrPort{netip.AddrPortFrom(addrs[0], port)}
-	}
 	out := make([]netip.AddrPort, 0, len(addrs))
 	out = interleave(out, addrs, port)
 	out = dst.arrange(out, now, d.cfg.memoryTTL)

@@ -28,6 +28,7 @@ type race struct {
 
 	pending  []netip.AddrPort // not yet tried, in order
 	late     <-chan lookup    // a family that has not answered yet
+	promptBy time.Time        // late answers by then: the resolver was prompt
 	launched int
 
 	tried    int
@@ -108,6 +109,9 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 			startNext()
 		case l := <-r.late:
 			r.late = nil
+			if now := time.Now(); !r.promptBy.IsZero() && !now.After(r.promptBy) {
+				c.dst.recordPrompt(now)
+			}
 			if len(l.addrs) > 0 {
 				merged := r.d.mergeLate(r.pending, l.addrs, c.t.port, c.dst, time.Now())
 				r.pending, r.denied = r.d.admissible(c, merged, r.denied)

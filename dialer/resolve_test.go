@@ -1,0 +1,163 @@
+package dialer
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/dialguard/dialguard/dialer/dialtest"
+)
+
+// How a destination is resolved after its resolver proved prompt: exact
+// timings inside synctest bubbles, over the table-driven resolver (whose
+// Lookups counts every LookupNetIP call: two for a dial that asks per
+// family, one for a dial that asks for both at once).
+
+// newCountingDialer is newFakeDialer with the resolver handed back.
+func newCountingDialer(t *testing.T, f *fakeNet, host string, h dialtest.Host, opts ...Option) (*Dialer, *dialtest.Resolver) {
+	t.Helper()
+	r := dialtest.NewResolver(map[string]dialtest.Host{host: h})
+	d, err := New(append([]Option{WithResolver(r), WithMaxRetries(0)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.dialAddr = f.dial
+	return d, r
+}
+
+// timedDial dials and closes, and returns how long the dial took.
+func timedDial(t *testing.T, d *Dialer, address string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	c, err := d.DialContext(t.Context(), "tcp", address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	return time.Since(start)
+}
+
+func TestPromptResolverIsAskedOnceForBothFamilies(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeNet(map[string]*script{
+			"[2001:db8::1]:80": {after: time.Millisecond},
+			"192.0.2.1:80":     {after: time.Millisecond},
+		})
+		d, r := newCountingDialer(t, f, "both.test", dialtest.Host{IPv6: addrs("2001:db8::1"), IPv4: addrs("192.0.2.1")})
+
+		timedDial(t, d, "both.test:80")
+		if n := r.Lookups("both.test"); n != 2 {
+			t.Fatalf("first dial made %d lookups, want 2: one per family", n)
+		}
+		for i := 2; i <= 5; i++ {
+			if got := timedDial(t, d, "both.test:80"); got != time.Millisecond {
+				t.Errorf("dial %d took %v, want 1ms", i, got)
+			}
+			if n := r.Lookups("both.test"); n != i+1 {
+				t.Fatalf("after dial %d: %d lookups, want %d: one for both families per dial", i, n, i+1)
+			}
+		}
+		// Asking for both changed nothing in the race: IPv6 went first and
+		// won every time, so IPv4 was never tried.
+		for _, s := range f.startTimes() {
+			if s.addr.Addr().Is4() {
+				t.Errorf("IPv4 was tried at %v", s.at)
+			}
+		}
+	})
+}
+
+func TestResolverTurnedSlowIsAskedPerFamilyAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeNet(map[string]*script{
+			"[2001:db8::1]:80": {after: time.Millisecond},
+			"192.0.2.1:80":     {after: time.Millisecond},
+		})
+		prompt := dialtest.Host{IPv6: addrs("2001:db8::1"), IPv4: addrs("192.0.2.1")}
+		d, r := newCountingDialer(t, f, "slow.test", prompt)
+		timedDial(t, d, "slow.test:80") // per family, both at once: prompt
+
+		// AAAA now takes a second. The lookup of both gets the resolution
+		// delay (50 ms) and no more; then each family is asked on its own,
+		// and A, in at once, starts the race at once: the delay is spent.
+		slow := prompt
+		slow.IPv6Delay = time.Second
+		r.Set("slow.test", slow)
+		if got := timedDial(t, d, "slow.test:80"); got != DefaultResolutionDelay+time.Millisecond {
+			t.Errorf("first slow dial took %v, want %v", got, DefaultResolutionDelay+time.Millisecond)
+		}
+		if n := r.Lookups("slow.test"); n != 2+3 {
+			t.Fatalf("%d lookups, want 5: both at once, then one per family", n)
+		}
+		starts := f.startTimes()
+		if last := starts[len(starts)-1]; last.addr != netipMustAP("192.0.2.1:80") {
+			t.Errorf("the slow dial started with %v, want the IPv4 address", last.addr)
+		}
+
+		// The destination is no longer prompt: the next dial asks per
+		// family from the start, and (IPv4 having won) A starts it at once.
+		if got := timedDial(t, d, "slow.test:80"); got != time.Millisecond {
+			t.Errorf("next dial took %v, want 1ms", got)
+		}
+		if n := r.Lookups("slow.test"); n != 5+2 {
+			t.Fatalf("%d lookups, want 7: one per family", n)
+		}
+	})
+}
+
+func TestPromptNameThatVanishedFailsWithoutAskingAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeNet(map[string]*script{"192.0.2.1:80": {after: time.Millisecond}})
+		d, r := newCountingDialer(t, f, "gone.test", dialtest.Host{IPv4: addrs("192.0.2.1")})
+		timedDial(t, d, "gone.test:80")
+
+		r.Set("gone.test", dialtest.Host{}) // no records of either family
+		_, err := d.DialContext(t.Context(), "tcp", "gone.test:80")
+		var dnsErr *net.DNSError
+		if !errors.As(err, &dnsErr) || !dnsErr.IsNotFound {
+			t.Fatalf("err = %v, want a *net.DNSError with IsNotFound", err)
+		}
+		if n := r.Lookups("gone.test"); n != 2+1 {
+			t.Errorf("%d lookups, want 3: \"not found\" for both is final", n)
+		}
+	})
+}
+
+func TestNoResolutionDelayMeansAlwaysPerFamily(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeNet(map[string]*script{"192.0.2.1:80": {after: time.Millisecond}})
+		d, r := newCountingDialer(t, f, "zero.test", dialtest.Host{IPv4: addrs("192.0.2.1")}, WithResolutionDelay(0))
+		for range 3 {
+			timedDial(t, d, "zero.test:80")
+		}
+		if n := r.Lookups("zero.test"); n != 6 {
+			t.Errorf("%d lookups, want 6: with no resolution delay nothing is asked at once", n)
+		}
+	})
+}
+
+func TestPromptLookupEndsWithTheDial(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeNet(map[string]*script{"192.0.2.1:80": {after: time.Millisecond}})
+		d, r := newCountingDialer(t, f, "late.test", dialtest.Host{IPv4: addrs("192.0.2.1")})
+		timedDial(t, d, "late.test:80")
+
+		r.Set("late.test", dialtest.Host{IPv4: addrs("192.0.2.1"), IPv4Delay: time.Second})
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := d.DialContext(ctx, "tcp", "late.test:80")
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+		}
+		if got := time.Since(start); got != 20*time.Millisecond {
+			t.Errorf("the dial took %v, want its 20ms deadline", got)
+		}
+		if n := r.Lookups("late.test"); n != 2+1 {
+			t.Errorf("%d lookups, want 3: nothing is asked per family after the deadline", n)
+		}
+	})
+}
