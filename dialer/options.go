@@ -230,6 +230,15 @@ func WithAttemptDelay(d time.Duration) Option {
 // the AAAA answer when the A answer came first. The default is
 // DefaultResolutionDelay (50 ms). Zero starts at once with the IPv4
 // addresses; negative is an error.
+//
+// It also decides when a destination may be resolved in one lookup of both
+// families (network "ip"), which the standard resolver answers for less
+// than two lookups of one family each: after both families answered within
+// the delay, for as long as the memory keeps it (WithStallMemory), and with the
+// delay as that lookup's bound. When the bound runs out the dial asks per
+// family and starts on the first answer with addresses; a resolver that was
+// prompt and turns slow therefore costs up to one delay more than RFC 8305
+// would, once. Zero never takes the shortcut.
 func WithResolutionDelay(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
@@ -270,7 +279,8 @@ func WithNetDialer(nd *net.Dialer) Option {
 }
 
 // WithStallMemory sets how long (ttl) and for how many destinations (size)
-// the dialer remembers which address won and which stalled. The defaults are
+// the dialer remembers which address won, which stalled and whether both
+// families resolved promptly (see WithResolutionDelay). The defaults are
 // DefaultMemoryTTL (1 min) and DefaultMemorySize (4096). Both must be
 // positive.
 func WithStallMemory(ttl time.Duration, size int) Option {

@@ -28,6 +28,17 @@ func newCountingDialer(t *testing.T, f *fakeNet, host string, h dialtest.Host, o
 	return d, r
 }
 
+// dialedOnceV4 is a Dialer over host, which has one IPv4 address that
+// connects after 1 ms, after one dial to host:80 (which makes it prompt,
+// unless opts say otherwise).
+func dialedOnceV4(t *testing.T, host string, opts ...Option) (*Dialer, *dialtest.Resolver) {
+	t.Helper()
+	f := newFakeNet(map[string]*script{"192.0.2.1:80": {after: time.Millisecond}})
+	d, r := newCountingDialer(t, f, host, dialtest.Host{IPv4: addrs("192.0.2.1")}, opts...)
+	timedDial(t, d, host+":80")
+	return d, r
+}
+
 // timedDial dials and closes, and returns how long the dial took.
 func timedDial(t *testing.T, d *Dialer, address string) time.Duration {
 	t.Helper()
@@ -110,9 +121,7 @@ func TestResolverTurnedSlowIsAskedPerFamilyAgain(t *testing.T) {
 
 func TestPromptNameThatVanishedFailsWithoutAskingAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeNet(map[string]*script{"192.0.2.1:80": {after: time.Millisecond}})
-		d, r := newCountingDialer(t, f, "gone.test", dialtest.Host{IPv4: addrs("192.0.2.1")})
-		timedDial(t, d, "gone.test:80")
+		d, r := dialedOnceV4(t, "gone.test")
 
 		r.Set("gone.test", dialtest.Host{}) // no records of either family
 		_, err := d.DialContext(t.Context(), "tcp", "gone.test:80")
@@ -128,9 +137,8 @@ func TestPromptNameThatVanishedFailsWithoutAskingAgain(t *testing.T) {
 
 func TestNoResolutionDelayMeansAlwaysPerFamily(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeNet(map[string]*script{"192.0.2.1:80": {after: time.Millisecond}})
-		d, r := newCountingDialer(t, f, "zero.test", dialtest.Host{IPv4: addrs("192.0.2.1")}, WithResolutionDelay(0))
-		for range 3 {
+		d, r := dialedOnceV4(t, "zero.test", WithResolutionDelay(0))
+		for range 2 {
 			timedDial(t, d, "zero.test:80")
 		}
 		if n := r.Lookups("zero.test"); n != 6 {
@@ -141,9 +149,7 @@ func TestNoResolutionDelayMeansAlwaysPerFamily(t *testing.T) {
 
 func TestPromptLookupEndsWithTheDial(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeNet(map[string]*script{"192.0.2.1:80": {after: time.Millisecond}})
-		d, r := newCountingDialer(t, f, "late.test", dialtest.Host{IPv4: addrs("192.0.2.1")})
-		timedDial(t, d, "late.test:80")
+		d, r := dialedOnceV4(t, "late.test")
 
 		r.Set("late.test", dialtest.Host{IPv4: addrs("192.0.2.1"), IPv4Delay: time.Second})
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
