@@ -30,6 +30,7 @@ type destination struct {
 	// delay: until it is older than the memory's ttl, the dial asks for both
 	// in one lookup (resolveAtOnce). Zero: ask for each family on its own.
 	promptAt time.Time
+	slowAt   time.Time // when asking for both at once last ran out
 
 	inFlight int
 	wake     chan struct{} // closed to wake admission waiters; nil if none wait
@@ -123,16 +124,22 @@ func (dst *destination) resolutionHint(now time.Time, ttl time.Duration) (winner
 }
 
 // recordPrompt remembers that both families answered within the resolution
-// delay; forgetPrompt, that they did not.
-func (dst *destination) recordPrompt(now time.Time) {
+// delay, unless asking for both at once ran out within ttl: a resolver can
+// answer each family promptly and both at once slowly (a middlebox that
+// drops one of two parallel queries from one socket), and such a
+// destination must not pay the delay on every dial.
+func (dst *destination) recordPrompt(now time.Time, ttl time.Duration) {
 	dst.mu.Lock()
-	dst.promptAt = now
+	if dst.slowAt.IsZero() || now.Sub(dst.slowAt) >= ttl {
+		dst.promptAt = now
+	}
 	dst.mu.Unlock()
 }
 
-func (dst *destination) forgetPrompt() {
+// forgetPrompt remembers that asking for both at once ran out.
+func (dst *destination) forgetPrompt(now time.Time) {
 	dst.mu.Lock()
-	dst.promptAt = time.Time{}
+	dst.promptAt, dst.slowAt = time.Time{}, now
 	dst.mu.Unlock()
 }
 

@@ -299,14 +299,15 @@ func (d *Dialer) dialRound(ctx context.Context, c *call, try int) (net.Conn, err
 	var res resolution
 	var err error
 	done, waited := false, false
-	if prompt && c.t.family == familyAny {
+	atOnce := prompt && c.t.family == familyAny
+	if atOnce {
 		start := time.Now()
 		res, err, done = d.resolveAtOnce(ctx, c)
 		waited = time.Since(start) >= d.cfg.resolutionDelay
 	}
 	if !done {
-		if prompt {
-			c.dst.forgetPrompt()
+		if atOnce {
+			c.dst.forgetPrompt(time.Now())
 		}
 		// Lookups per family run beside the dial, and the race may wait
 		// for a late one: both need a context that ends with the dial.
@@ -320,7 +321,7 @@ func (d *Dialer) dialRound(ctx context.Context, c *call, try int) (net.Conn, err
 		return nil, err
 	}
 	if res.prompt {
-		c.dst.recordPrompt(time.Now())
+		c.dst.recordPrompt(time.Now(), d.cfg.memoryTTL)
 	}
 	var cands []netip.AddrPort
 	if len(res.addrs) == 1 { // the common case, in the call's own array

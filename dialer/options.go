@@ -236,9 +236,10 @@ func WithAttemptDelay(d time.Duration) Option {
 // than two lookups of one family each: after both families answered within
 // the delay, for as long as the memory keeps it (WithStallMemory), and with the
 // delay as that lookup's bound. When the bound runs out the dial asks per
-// family and starts on the first answer with addresses; a resolver that was
-// prompt and turns slow therefore costs up to one delay more than RFC 8305
-// would, once. Zero never takes the shortcut.
+// family and starts on the first answer with addresses, and the destination
+// is resolved per family for the memory's ttl: a resolver that was prompt
+// and turns slow costs up to one delay more than RFC 8305 would, on one
+// dial. Zero never takes the shortcut.
 func WithResolutionDelay(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {

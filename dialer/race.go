@@ -110,7 +110,7 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 		case l := <-r.late:
 			r.late = nil
 			if now := time.Now(); !r.promptBy.IsZero() && !now.After(r.promptBy) {
-				c.dst.recordPrompt(now)
+				c.dst.recordPrompt(now, r.d.cfg.memoryTTL)
 			}
 			if len(l.addrs) > 0 {
 				merged := r.d.mergeLate(r.pending, l.addrs, c.t.port, c.dst, time.Now())

@@ -135,14 +135,15 @@ func (d *Dialer) promptBy(start time.Time) time.Time {
 // the first answer with addresses, since the delay has been spent. That is
 // the price of the shortcut when a resolver that was prompt turns slow: the
 // first slow answer costs up to one resolution delay more than RFC 8305
-// would, once, after which the destination is resolved per family again.
+// would, on one dial, after which the destination is resolved per family
+// for the memory's ttl (destination.recordPrompt).
 func (d *Dialer) resolveAtOnce(ctx context.Context, c *call) (res resolution, err error, done bool) {
 	limit := time.Now().Add(d.cfg.resolutionDelay)
 	if c.deadline.Before(limit) {
 		limit = c.deadline
 	}
 	lctx, cancel := context.WithDeadline(ctx, limit)
-	addrs, err := d.lookupFamily(lctx, "ip", c.t.host)
+	addrs, err := d.lookupBoth(lctx, c.t.host)
 	cancel()
 	switch {
 	case err == nil:
@@ -155,6 +156,26 @@ func (d *Dialer) resolveAtOnce(ctx context.Context, c *call) (res resolution, er
 		return resolution{}, err, true // the name has no address of either family
 	}
 	return resolution{}, nil, false
+}
+
+// lookupBoth looks up both families of host, returning when lctx ends at
+// the latest. *net.Resolver does (its lookups are shared between callers
+// and it stops waiting when the context ends), so it is asked in the
+// dialing goroutine, for the cost of the healthy path. Another Resolver may
+// not honour its context: it is asked from a goroutine that the dial stops
+// waiting for when lctx ends, as the per-family lookups are.
+func (d *Dialer) lookupBoth(lctx context.Context, host string) ([]netip.Addr, error) {
+	if _, std := d.cfg.resolver.(*net.Resolver); std {
+		return d.lookupFamily(lctx, "ip", host)
+	}
+	answer := make(chan lookup, 1)
+	go func() { a, err := d.lookupFamily(lctx, "ip", host); answer <- lookup{addrs: a, err: err} }()
+	select {
+	case l := <-answer:
+		return l.addrs, l.err
+	case <-lctx.Done():
+		return nil, lctx.Err()
+	}
 }
 
 // isNotFound reports whether err says the name has no addresses. (A

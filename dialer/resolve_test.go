@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -164,6 +166,113 @@ func TestPromptLookupEndsWithTheDial(t *testing.T) {
 		}
 		if n := r.Lookups("late.test"); n != 2+1 {
 			t.Errorf("%d lookups, want 3: nothing is asked per family after the deadline", n)
+		}
+	})
+}
+
+// bothSlowResolver answers each family at once. A lookup of both families
+// takes a second and honours its context, or, once ignoring is set, waits
+// for release whatever its context says.
+type bothSlowResolver struct {
+	ignoring atomic.Bool
+	release  chan struct{}
+	both     atomic.Int32
+}
+
+func (r *bothSlowResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	switch network {
+	case "ip6":
+		return addrs("2001:db8::1"), nil
+	case "ip4":
+		return addrs("192.0.2.1"), nil
+	}
+	if r.both.Add(1) == 1 {
+		return addrs("2001:db8::1", "192.0.2.1"), nil // prompt the first time
+	}
+	if r.ignoring.Load() {
+		<-r.release
+		return nil, &net.DNSError{Err: "released", Name: host, IsTemporary: true}
+	}
+	select {
+	case <-time.After(time.Second):
+		return addrs("2001:db8::1", "192.0.2.1"), nil
+	case <-ctx.Done():
+		return nil, &net.DNSError{Err: ctx.Err().Error(), Name: host, IsTimeout: true}
+	}
+}
+
+func newBothSlowDialer(t *testing.T, r *bothSlowResolver) *Dialer {
+	t.Helper()
+	f := newFakeNet(map[string]*script{
+		"[2001:db8::1]:80": {after: time.Millisecond},
+		"192.0.2.1:80":     {after: time.Millisecond},
+	})
+	d, err := New(WithResolver(r), WithMaxRetries(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.dialAddr = f.dial
+	return d
+}
+
+// A resolver that answers both families at once slowly but each family
+// promptly costs the resolution delay once, not on every dial: the dial
+// that found the lookup of both slow keeps the destination from being
+// marked prompt again for the memory's ttl.
+func TestSlowLookupOfBothIsPaidForOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &bothSlowResolver{}
+		d := newBothSlowDialer(t, r)
+		timedDial(t, d, "split.test:80") // per family: prompt
+		timedDial(t, d, "split.test:80") // both at once, prompt (the resolver's first)
+		if got := timedDial(t, d, "split.test:80"); got != DefaultResolutionDelay+time.Millisecond {
+			t.Errorf("the dial that met the slow lookup took %v, want %v", got, DefaultResolutionDelay+time.Millisecond)
+		}
+		for i := range 5 {
+			if got := timedDial(t, d, "split.test:80"); got != time.Millisecond {
+				t.Errorf("dial %d after it took %v, want 1ms: per family, without the delay", i+1, got)
+			}
+		}
+		if n := r.both.Load(); n != 2 {
+			t.Errorf("both families were asked at once %d times, want 2", n)
+		}
+	})
+}
+
+// A resolver that does not honour its context cannot hold a dial that
+// asks it for both families longer than the resolution delay.
+func TestResolverThatIgnoresItsContextCannotHoldAPromptDial(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &bothSlowResolver{release: make(chan struct{})}
+		defer close(r.release)
+		d := newBothSlowDialer(t, r)
+		timedDial(t, d, "stuck.test:80")
+		timedDial(t, d, "stuck.test:80")
+		r.ignoring.Store(true)
+		if got := timedDial(t, d, "stuck.test:80"); got != DefaultResolutionDelay+time.Millisecond {
+			t.Errorf("the dial took %v, want %v: the delay, then per family", got, DefaultResolutionDelay+time.Millisecond)
+		}
+	})
+}
+
+// tcp4 and tcp6 dials resolve one family and leave the destination's
+// memory of a prompt resolver alone.
+func TestOneFamilyDialKeepsThePromptMark(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeNet(map[string]*script{
+			"[2001:db8::1]:80": {after: time.Millisecond},
+			"192.0.2.1:80":     {after: time.Millisecond},
+		})
+		d, r := newCountingDialer(t, f, "mixed.test", dialtest.Host{IPv6: addrs("2001:db8::1"), IPv4: addrs("192.0.2.1")})
+		timedDial(t, d, "mixed.test:80") // per family: 2 lookups, prompt
+		c, err := d.DialContext(t.Context(), "tcp4", "mixed.test:80")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		timedDial(t, d, "mixed.test:80")
+		if n := r.Lookups("mixed.test"); n != 2+1+1 {
+			t.Errorf("%d lookups, want 4: the tcp4 dial made the next tcp dial ask per family", n)
 		}
 	})
 }
