@@ -30,6 +30,15 @@ func newCountingDialer(t *testing.T, f *fakeNet, host string, h dialtest.Host, o
 	return d, r
 }
 
+// newDualFake is a fakeNet where 2001:db8::1 and 192.0.2.1 (port 80) both
+// connect after 1 ms.
+func newDualFake() *fakeNet {
+	return newFakeNet(map[string]*script{
+		"[2001:db8::1]:80": {after: time.Millisecond},
+		"192.0.2.1:80":     {after: time.Millisecond},
+	})
+}
+
 // dialedOnceV4 is a Dialer over host, which has one IPv4 address that
 // connects after 1 ms, after one dial to host:80 (which makes it prompt,
 // unless opts say otherwise).
@@ -55,10 +64,7 @@ func timedDial(t *testing.T, d *Dialer, address string) time.Duration {
 
 func TestPromptResolverIsAskedOnceForBothFamilies(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeNet(map[string]*script{
-			"[2001:db8::1]:80": {after: time.Millisecond},
-			"192.0.2.1:80":     {after: time.Millisecond},
-		})
+		f := newDualFake()
 		d, r := newCountingDialer(t, f, "both.test", dialtest.Host{IPv6: addrs("2001:db8::1"), IPv4: addrs("192.0.2.1")})
 
 		timedDial(t, d, "both.test:80")
@@ -85,10 +91,7 @@ func TestPromptResolverIsAskedOnceForBothFamilies(t *testing.T) {
 
 func TestResolverTurnedSlowIsAskedPerFamilyAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeNet(map[string]*script{
-			"[2001:db8::1]:80": {after: time.Millisecond},
-			"192.0.2.1:80":     {after: time.Millisecond},
-		})
+		f := newDualFake()
 		prompt := dialtest.Host{IPv6: addrs("2001:db8::1"), IPv4: addrs("192.0.2.1")}
 		d, r := newCountingDialer(t, f, "slow.test", prompt)
 		timedDial(t, d, "slow.test:80") // per family, both at once: prompt
@@ -203,10 +206,7 @@ func (r *bothSlowResolver) LookupNetIP(ctx context.Context, network, host string
 
 func newBothSlowDialer(t *testing.T, r *bothSlowResolver) *Dialer {
 	t.Helper()
-	f := newFakeNet(map[string]*script{
-		"[2001:db8::1]:80": {after: time.Millisecond},
-		"192.0.2.1:80":     {after: time.Millisecond},
-	})
+	f := newDualFake()
 	d, err := New(WithResolver(r), WithMaxRetries(0))
 	if err != nil {
 		t.Fatal(err)
@@ -259,10 +259,7 @@ func TestResolverThatIgnoresItsContextCannotHoldAPromptDial(t *testing.T) {
 // memory of a prompt resolver alone.
 func TestOneFamilyDialKeepsThePromptMark(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeNet(map[string]*script{
-			"[2001:db8::1]:80": {after: time.Millisecond},
-			"192.0.2.1:80":     {after: time.Millisecond},
-		})
+		f := newDualFake()
 		d, r := newCountingDialer(t, f, "mixed.test", dialtest.Host{IPv6: addrs("2001:db8::1"), IPv4: addrs("192.0.2.1")})
 		timedDial(t, d, "mixed.test:80") // per family: 2 lookups, prompt
 		c, err := d.DialContext(t.Context(), "tcp4", "mixed.test:80")
