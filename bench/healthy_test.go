@@ -77,11 +77,15 @@ func runHealthy(b *testing.B, r *net.Resolver, addr string) {
 // stdlib-ns/dial, ns/dial (the contender's) and x_vs_stdlib = net.Dialer's
 // time / the contender's (above 1: faster than net.Dialer; 0.952 is "within
 // 5 %"). ns/op covers both dials and is not the result. "literal" dials
-// 127.0.0.1:P, "name" a name that resolves to it.
+// 127.0.0.1:P, "name" a name that resolves to it, "dual-stack" a name that
+// resolves to ::1 and 127.0.0.1, both healthy on P.
 func BenchmarkHealthyRatio(b *testing.B) {
 	h4, _ := listenHealthyPair(b)
 	port := h4.Addr().Port()
-	srv := newDNS(b, map[string][]netip.Addr{"healthy.test": {netip.MustParseAddr("127.0.0.1")}})
+	srv := newDNS(b, map[string][]netip.Addr{
+		"healthy.test": {netip.MustParseAddr("127.0.0.1")},
+		"dual.test":    {netip.MustParseAddr("::1"), netip.MustParseAddr("127.0.0.1")},
+	})
 
 	for _, sc := range []struct {
 		name, addr string
@@ -89,6 +93,7 @@ func BenchmarkHealthyRatio(b *testing.B) {
 	}{
 		{"literal", hostPort("127.0.0.1", port), nil},
 		{"name", hostPort("healthy.test", port), srv.Resolver()},
+		{"dual-stack", hostPort("dual.test", port), srv.Resolver()},
 	} {
 		base := stdlib.new(b, sc.r, nil)
 		for _, c := range healthyContenders[1:] {

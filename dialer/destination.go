@@ -26,9 +26,10 @@ type destination struct {
 	lastSuccess time.Time
 	lastStall   time.Time
 
-	// promptAt is when both families last answered within the resolution
-	// delay: until it is older than the memory's ttl, the dial asks for both
-	// in one lookup (resolveAtOnce). Zero: ask for each family on its own.
+	// promptAt is when the name last resolved, within the resolution
+	// delay, to addresses of one family only: until it is older than the
+	// memory's ttl, the dial asks for both families in one lookup
+	// (resolveAtOnce). Zero: ask for each family on its own.
 	promptAt time.Time
 	slowAt   time.Time // when asking for both at once last ran out
 
@@ -114,8 +115,8 @@ func (dst *destination) recordStall(a netip.AddrPort, now time.Time) {
 }
 
 // resolutionHint returns what resolution needs from the memory, under one
-// lock: the address that won within ttl (invalid if none), and whether both
-// families answered promptly within ttl.
+// lock: the address that won within ttl (invalid if none), and whether the
+// name resolved promptly to one family within ttl (promptAt).
 func (dst *destination) resolutionHint(now time.Time, ttl time.Duration) (winner netip.AddrPort, prompt bool) {
 	dst.mu.Lock()
 	defer dst.mu.Unlock()
@@ -123,8 +124,8 @@ func (dst *destination) resolutionHint(now time.Time, ttl time.Duration) (winner
 	return winner, !dst.promptAt.IsZero() && now.Sub(dst.promptAt) < ttl
 }
 
-// recordPrompt remembers that both families answered within the resolution
-// delay, unless asking for both at once ran out within ttl: a resolver can
+// recordPrompt remembers that the name resolved promptly to one family,
+// unless asking for both at once ran out within ttl: a resolver can
 // answer each family promptly and both at once slowly (a middlebox that
 // drops one of two parallel queries from one socket), and such a
 // destination must not pay the delay on every dial.
@@ -136,7 +137,15 @@ func (dst *destination) recordPrompt(now time.Time, ttl time.Duration) {
 	dst.mu.Unlock()
 }
 
-// forgetPrompt remembers that asking for both at once ran out.
+// dropPrompt forgets the mark: the name has addresses of both families.
+func (dst *destination) dropPrompt() {
+	dst.mu.Lock()
+	dst.promptAt = time.Time{}
+	dst.mu.Unlock()
+}
+
+// forgetPrompt forgets the mark and remembers that asking for both at once
+// ran out.
 func (dst *destination) forgetPrompt(now time.Time) {
 	dst.mu.Lock()
 	dst.promptAt, dst.slowAt = time.Time{}, now

@@ -320,8 +320,11 @@ func (d *Dialer) dialRound(ctx context.Context, c *call, try int) (net.Conn, err
 	if err != nil {
 		return nil, err
 	}
-	if res.prompt {
+	switch {
+	case res.prompt:
 		c.dst.recordPrompt(time.Now(), d.cfg.memoryTTL)
+	case atOnce && done:
+		c.dst.dropPrompt() // the name has both families now
 	}
 	var cands []netip.AddrPort
 	if len(res.addrs) == 1 { // the common case, in the call's own array

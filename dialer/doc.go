@@ -17,11 +17,12 @@
 //     8305 (Happy Eyeballs v2) describes: families interleaved, the next
 //     address started after the Connection Attempt Delay (250 ms) or at once
 //     when the running attempt fails; the first connection wins, the others
-//     are cancelled and late winners closed. Once both families of a
-//     destination have answered within the Resolution Delay (50 ms), later
-//     dials ask for both in one lookup, as net.Dialer does, which costs the
-//     standard resolver less; the lookup gets the Resolution Delay and no
-//     more, and a resolver that turns slow is asked per family again.
+//     are cancelled and late winners closed. A name whose addresses are all
+//     of one family, the other family answering "none" within the
+//     Resolution Delay (50 ms), is asked for both families in one lookup on
+//     later dials, as net.Dialer does, which costs the standard resolver
+//     less and delays nothing there; the lookup gets the Resolution Delay
+//     and no more, and a resolver that turns slow is asked per family again.
 //   - The address that won is remembered per destination, and addresses
 //     that stalled are tried last, so only the first dial of the incident
 //     pays the attempt delay.

@@ -233,13 +233,16 @@ func WithAttemptDelay(d time.Duration) Option {
 //
 // It also decides when a destination may be resolved in one lookup of both
 // families (network "ip"), which the standard resolver answers for less
-// than two lookups of one family each: after both families answered within
-// the delay, for as long as the memory keeps it (WithStallMemory), and with the
-// delay as that lookup's bound. When the bound runs out the dial asks per
-// family and starts on the first answer with addresses, and the destination
-// is resolved per family for the memory's ttl: a resolver that was prompt
-// and turns slow costs up to one delay more than RFC 8305 would, on one
-// dial. Zero never takes the shortcut.
+// than two lookups of one family each: after its name resolved within the
+// delay to addresses of one family only (the other answering "none"), for
+// as long as the memory keeps it (WithStallMemory), and with the delay as
+// that lookup's bound. A name with addresses of both families is always
+// resolved per family, so that the first answer starts the race. When the
+// bound runs out the dial asks per family and starts on the first answer
+// with addresses, and the destination is resolved per family for the
+// memory's ttl: a resolver that was prompt and turns slow costs up to one
+// delay more than RFC 8305 would, on one dial. Zero never takes the
+// shortcut.
 func WithResolutionDelay(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
@@ -280,8 +283,8 @@ func WithNetDialer(nd *net.Dialer) Option {
 }
 
 // WithStallMemory sets how long (ttl) and for how many destinations (size)
-// the dialer remembers which address won, which stalled and whether both
-// families resolved promptly (see WithResolutionDelay). The defaults are
+// the dialer remembers which address won, which stalled and whether the
+// name resolved promptly to one family (see WithResolutionDelay). The defaults are
 // DefaultMemoryTTL (1 min) and DefaultMemorySize (4096). Both must be
 // positive.
 func WithStallMemory(ttl time.Duration, size int) Option {

@@ -28,7 +28,7 @@ type race struct {
 
 	pending  []netip.AddrPort // not yet tried, in order
 	late     <-chan lookup    // a family that has not answered yet
-	promptBy time.Time        // late answers by then: the resolver was prompt
+	promptBy time.Time        // late answers "none" by then: the name is prompt (resolution)
 	launched int
 
 	tried    int
@@ -109,7 +109,7 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 			startNext()
 		case l := <-r.late:
 			r.late = nil
-			if now := time.Now(); !r.promptBy.IsZero() && !now.After(r.promptBy) {
+			if now := time.Now(); !r.promptBy.IsZero() && !now.After(r.promptBy) && l.none() {
 				c.dst.recordPrompt(now, r.d.cfg.memoryTTL)
 			}
 			if len(l.addrs) > 0 {

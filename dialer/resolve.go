@@ -29,10 +29,10 @@ type resolution struct {
 	addrs []netip.Addr
 	late  <-chan lookup
 
-	// prompt: both families answered within the resolution delay, so the
-	// next dial may ask for both at once (resolveAtOnce). promptBy: when
-	// late is set, the late family is prompt if it answers by then (zero:
-	// it cannot be).
+	// prompt: the name resolved within the resolution delay to addresses
+	// of one family, the other having none, so the next dial may ask for
+	// both at once (resolveAtOnce). promptBy: when late is set, the name is
+	// prompt if the late family answers "none" by then (zero: it cannot be).
 	prompt   bool
 	promptBy time.Time
 }
@@ -106,10 +106,14 @@ func (d *Dialer) resolve(ctx context.Context, t target, prefer netip.Addr, waite
 	addrs := append(a6.addrs[:len(a6.addrs):len(a6.addrs)], a4.addrs...)
 	if len(addrs) > 0 {
 		by := d.promptBy(start)
-		return resolution{addrs: addrs, prompt: !by.IsZero() && !time.Now().After(by)}, nil
+		prompt := !by.IsZero() && !time.Now().After(by) && (a6.none() || a4.none())
+		return resolution{addrs: addrs, prompt: prompt}, nil
 	}
 	return resolution{}, pickLookupError(t.host, a6.err, a4.err)
 }
+
+// none reports whether the answer was that the family has no address.
+func (l lookup) none() bool { return len(l.addrs) == 0 && isNotFound(l.err) }
 
 // promptBy returns when both families must have answered, for lookups
 // that started at start, to count as prompt: within the resolution delay.
@@ -123,11 +127,15 @@ func (d *Dialer) promptBy(start time.Time) time.Time {
 }
 
 // resolveAtOnce asks for both families in one lookup of "ip", as net.Dialer
-// does, for a destination whose resolver answered both within the
-// resolution delay last time (see destination.promptAt). For the standard
-// resolver one lookup of both costs markedly less than two of one family
-// each (bench's BenchmarkResolve), and a healthy resolver answers both
-// before a per-family race would have started anyway.
+// does, for a destination whose name last resolved, within the resolution
+// delay, to addresses of one family only (see destination.promptAt). For
+// the standard resolver one lookup of both costs markedly less than two of
+// one family each (bench's BenchmarkResolve), and for such a name it delays
+// nothing: the family with addresses is the only one worth racing, and the
+// empty answer, prompt, is in before a per-family race would have started
+// anyway. (A name with both families is resolved per family: there the
+// first answer starts the race while the second is on its way.) res.prompt
+// says whether the answer still has one family only.
 //
 // The lookup gets the resolution delay and no more. done is false when it
 // ran out, or when the lookup failed in a way that asking per family may
@@ -147,7 +155,7 @@ func (d *Dialer) resolveAtOnce(ctx context.Context, c *call) (res resolution, er
 	cancel()
 	switch {
 	case err == nil:
-		return resolution{addrs: addrs, prompt: true}, nil, true
+		return resolution{addrs: addrs, prompt: oneFamily(addrs)}, nil, true
 	case ctx.Err() != nil:
 		return resolution{}, ctxError(ctx), true
 	case !time.Now().Before(c.deadline):
@@ -176,6 +184,16 @@ func (d *Dialer) lookupBoth(lctx context.Context, host string) ([]netip.Addr, er
 	case <-lctx.Done():
 		return nil, lctx.Err()
 	}
+}
+
+// oneFamily reports whether addrs are all of one family.
+func oneFamily(addrs []netip.Addr) bool {
+	for _, a := range addrs {
+		if a.Is4() != addrs[0].Is4() {
+			return false
+		}
+	}
+	return true
 }
 
 // isNotFound reports whether err says the name has no addresses. (A

@@ -13,7 +13,8 @@ import (
 	"github.com/dialguard/dialguard/dialer/dialtest"
 )
 
-// How a destination is resolved after its resolver proved prompt: exact
+// How a destination is resolved after its name proved to resolve promptly
+// to one family: exact
 // timings inside synctest bubbles, over the table-driven resolver (whose
 // Lookups counts every LookupNetIP call: two for a dial that asks per
 // family, one for a dial that asks for both at once).
@@ -62,55 +63,83 @@ func timedDial(t *testing.T, d *Dialer, address string) time.Duration {
 	return time.Since(start)
 }
 
-func TestPromptResolverIsAskedOnceForBothFamilies(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		f := newDualFake()
-		d, r := newCountingDialer(t, f, "both.test", dialtest.Host{IPv6: addrs("2001:db8::1"), IPv4: addrs("192.0.2.1")})
+func TestNameOfOneFamilyIsAskedForBothAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		host dialtest.Host
+	}{
+		{"IPv4 only", dialtest.Host{IPv4: addrs("192.0.2.1")}},
+		{"IPv6 only", dialtest.Host{IPv6: addrs("2001:db8::1")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				d, r := newCountingDialer(t, newDualFake(), "one.test", tc.host)
+				timedDial(t, d, "one.test:80")
+				if n := r.Lookups("one.test"); n != 2 {
+					t.Fatalf("first dial made %d lookups, want 2: one per family", n)
+				}
+				for i := 2; i <= 5; i++ {
+					if got := timedDial(t, d, "one.test:80"); got != time.Millisecond {
+						t.Errorf("dial %d took %v, want 1ms", i, got)
+					}
+					if n := r.Lookups("one.test"); n != i+1 {
+						t.Fatalf("after dial %d: %d lookups, want %d: one for both families per dial", i, n, i+1)
+					}
+				}
+			})
+		})
+	}
+}
 
-		timedDial(t, d, "both.test:80")
-		if n := r.Lookups("both.test"); n != 2 {
-			t.Fatalf("first dial made %d lookups, want 2: one per family", n)
+// A name with addresses of both families is always resolved per family:
+// the first answer starts the race while the other is on its way, which
+// one lookup of both would delay.
+func TestNameOfBothFamiliesIsAskedPerFamily(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, r := newCountingDialer(t, newDualFake(), "both.test", dialtest.Host{IPv6: addrs("2001:db8::1"), IPv4: addrs("192.0.2.1")})
+		for range 4 {
+			timedDial(t, d, "both.test:80")
 		}
-		for i := 2; i <= 5; i++ {
-			if got := timedDial(t, d, "both.test:80"); got != time.Millisecond {
-				t.Errorf("dial %d took %v, want 1ms", i, got)
-			}
-			if n := r.Lookups("both.test"); n != i+1 {
-				t.Fatalf("after dial %d: %d lookups, want %d: one for both families per dial", i, n, i+1)
-			}
+		if n := r.Lookups("both.test"); n != 8 {
+			t.Errorf("%d lookups, want 8: two per dial", n)
 		}
-		// Asking for both changed nothing in the race: IPv6 went first and
-		// won every time, so IPv4 was never tried.
-		for _, s := range f.startTimes() {
-			if s.addr.Addr().Is4() {
-				t.Errorf("IPv4 was tried at %v", s.at)
-			}
+	})
+}
+
+func TestNameThatGainsAFamilyIsAskedPerFamilyAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d, r := dialedOnceV4(t, "grows.test")
+		timedDial(t, d, "grows.test:80") // both at once: 3 lookups so far
+
+		r.Set("grows.test", dialtest.Host{IPv6: addrs("2001:db8::1"), IPv4: addrs("192.0.2.1")})
+		// The answer of both now has both families: this dial uses it (and
+		// connects to the address that won before), and the next one asks
+		// per family.
+		timedDial(t, d, "grows.test:80")
+		if n := r.Lookups("grows.test"); n != 4 {
+			t.Fatalf("%d lookups, want 4: both at once", n)
+		}
+		timedDial(t, d, "grows.test:80")
+		if n := r.Lookups("grows.test"); n != 6 {
+			t.Errorf("%d lookups, want 6: the last dial asked per family", n)
 		}
 	})
 }
 
 func TestResolverTurnedSlowIsAskedPerFamilyAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newDualFake()
-		prompt := dialtest.Host{IPv6: addrs("2001:db8::1"), IPv4: addrs("192.0.2.1")}
-		d, r := newCountingDialer(t, f, "slow.test", prompt)
-		timedDial(t, d, "slow.test:80") // per family, both at once: prompt
+		d, r := dialedOnceV4(t, "slow.test")
 
-		// AAAA now takes a second. The lookup of both gets the resolution
-		// delay (50 ms) and no more; then each family is asked on its own,
-		// and A, in at once, starts the race at once: the delay is spent.
-		slow := prompt
-		slow.IPv6Delay = time.Second
-		r.Set("slow.test", slow)
+		// AAAA ("none") now takes a second. The lookup of both gets the
+		// resolution delay (50 ms) and no more; then each family is asked
+		// on its own, and A, in at once, starts the race at once: the delay
+		// is spent.
+		r.Set("slow.test", dialtest.Host{IPv4: addrs("192.0.2.1"), IPv6Delay: time.Second})
 		if got := timedDial(t, d, "slow.test:80"); got != DefaultResolutionDelay+time.Millisecond {
 			t.Errorf("first slow dial took %v, want %v", got, DefaultResolutionDelay+time.Millisecond)
 		}
 		if n := r.Lookups("slow.test"); n != 2+3 {
 			t.Fatalf("%d lookups, want 5: both at once, then one per family", n)
-		}
-		starts := f.startTimes()
-		if last := starts[len(starts)-1]; last.addr != netipMustAP("192.0.2.1:80") {
-			t.Errorf("the slow dial started with %v, want the IPv4 address", last.addr)
 		}
 
 		// The destination is no longer prompt: the next dial asks per
@@ -173,9 +202,10 @@ func TestPromptLookupEndsWithTheDial(t *testing.T) {
 	})
 }
 
-// bothSlowResolver answers each family at once. A lookup of both families
-// takes a second and honours its context, or, once ignoring is set, waits
-// for release whatever its context says.
+// bothSlowResolver knows one IPv4 address and answers each family at once
+// ("none" for IPv6). A lookup of both families answers at once the first
+// time; after that it takes a second and honours its context, or, once
+// ignoring is set, waits for release whatever its context says.
 type bothSlowResolver struct {
 	ignoring atomic.Bool
 	release  chan struct{}
@@ -185,12 +215,12 @@ type bothSlowResolver struct {
 func (r *bothSlowResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
 	switch network {
 	case "ip6":
-		return addrs("2001:db8::1"), nil
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 	case "ip4":
 		return addrs("192.0.2.1"), nil
 	}
 	if r.both.Add(1) == 1 {
-		return addrs("2001:db8::1", "192.0.2.1"), nil // prompt the first time
+		return addrs("192.0.2.1"), nil
 	}
 	if r.ignoring.Load() {
 		<-r.release
@@ -198,7 +228,7 @@ func (r *bothSlowResolver) LookupNetIP(ctx context.Context, network, host string
 	}
 	select {
 	case <-time.After(time.Second):
-		return addrs("2001:db8::1", "192.0.2.1"), nil
+		return addrs("192.0.2.1"), nil
 	case <-ctx.Done():
 		return nil, &net.DNSError{Err: ctx.Err().Error(), Name: host, IsTimeout: true}
 	}
@@ -260,7 +290,7 @@ func TestResolverThatIgnoresItsContextCannotHoldAPromptDial(t *testing.T) {
 func TestOneFamilyDialKeepsThePromptMark(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newDualFake()
-		d, r := newCountingDialer(t, f, "mixed.test", dialtest.Host{IPv6: addrs("2001:db8::1"), IPv4: addrs("192.0.2.1")})
+		d, r := newCountingDialer(t, f, "mixed.test", dialtest.Host{IPv4: addrs("192.0.2.1")})
 		timedDial(t, d, "mixed.test:80") // per family: 2 lookups, prompt
 		c, err := d.DialContext(t.Context(), "tcp4", "mixed.test:80")
 		if err != nil {
