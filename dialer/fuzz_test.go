@@ -20,6 +20,7 @@ func FuzzParseTarget(f *testing.F) {
 	for _, seed := range [][2]string{
 		{"tcp", "example.com:443"}, {"tcp6", "[::1]:80"}, {"tcp4", "[::1]:80"},
 		{"tcp", "[fe80::1%eth0]:22"}, {"tcp", "127.0.0.1:0"}, {"udp", "x:1"},
+		{"tcp", "Example.COM:443"}, {"tcp", "[example.com]:80"},
 	} {
 		f.Add(seed[0], seed[1])
 	}
@@ -42,6 +43,8 @@ func FuzzParseTarget(f *testing.F) {
 			}
 		} else if !validHostName(tg.host) || strings.ContainsAny(tg.host, " %[]/") {
 			t.Fatalf("parseTarget(%q, %q) accepted host %q", network, address, tg.host)
+		} else if _, port, _ := net.SplitHostPort(address); tg.key != net.JoinHostPort(tg.host, port) {
+			t.Fatalf("parseTarget(%q, %q): key %q, want the lower-case host:port", network, address, tg.key)
 		}
 	})
 }

@@ -76,7 +76,10 @@ func parseTarget(network, address string) (target, error) {
 		return t, &net.AddrError{Err: "invalid host name", Addr: host}
 	}
 	t.host = strings.ToLower(host)
-	t.key = net.JoinHostPort(t.host, portText)
+	t.key = address // already host:port when the name is lower case
+	if len(address) != len(t.host)+1+len(portText) || address[:len(t.host)] != t.host {
+		t.key = net.JoinHostPort(t.host, portText)
+	}
 	return t, nil
 }
 
