@@ -66,12 +66,14 @@ func (s *server) acceptLoop() {
 			return
 		}
 		s.conns[c] = struct{}{}
+		// Counted before it is served: whoever sees a reply on it must see
+		// it in Accepted.
+		s.accepted.Add(1)
 		if s.serve != nil {
 			s.wg.Add(1)
 			go s.run(c)
 		}
 		s.mu.Unlock()
-		s.accepted.Add(1)
 	}
 }
 
