@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dialguard/dialguard/dialer"
+	"github.com/dialguard/dialguard/examples/internal/cli"
 )
 
 // run parses args, builds one Dialer (with extra, applied after the flags'
@@ -40,7 +41,7 @@ func run(ctx context.Context, args []string, out io.Writer, extra ...dialer.Opti
 	p := &probe{d: d, cfg: cfg, rec: rec, out: out}
 	failed := 0
 	for i := 1; i <= cfg.n; i++ {
-		if i > 1 && !sleep(ctx, cfg.interval) {
+		if i > 1 && !cli.Sleep(ctx, cfg.interval) {
 			break
 		}
 		if !p.dial(ctx, i) {
@@ -113,16 +114,4 @@ func (r *recorder) take() []dialer.AttemptInfo {
 	r.mu.Unlock()
 	slices.SortStableFunc(out, func(a, b dialer.AttemptInfo) int { return a.Start.Compare(b.Start) })
 	return out
-}
-
-// sleep waits d or until ctx ends; it reports whether the wait was complete.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dialguard/dialguard/dialer"
+	"github.com/dialguard/dialguard/examples/internal/cli"
 )
 
 // The bounds of each phase.
@@ -50,7 +51,7 @@ type prober struct {
 func (p *prober) calls(ctx context.Context, phase string, max int, pause time.Duration, done func(result) bool) result {
 	var r result
 	for i := 1; i <= max && ctx.Err() == nil; i++ {
-		if i > 1 && !sleep(ctx, pause) {
+		if i > 1 && !cli.Sleep(ctx, pause) {
 			break
 		}
 		r = p.call(ctx)
@@ -83,16 +84,4 @@ func (p *prober) call(ctx context.Context) result {
 	}
 	r.text = fmt.Sprintf("%s in %v: %s", label, elapsed, st.Message())
 	return r
-}
-
-// sleep waits d or until ctx ends; it reports whether the wait was complete.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
