@@ -51,6 +51,19 @@ func dialedOnceV4(t *testing.T, host string, opts ...Option) (*Dialer, *dialtest
 	return d, r
 }
 
+// wantLookups checks that host has been looked up want times in all, and
+// stops the test there if fatal; why says what the count shows.
+func wantLookups(t *testing.T, r *dialtest.Resolver, host string, want int, fatal bool, why string) {
+	t.Helper()
+	if n := r.Lookups(host); n != want {
+		report := t.Errorf
+		if fatal {
+			report = t.Fatalf
+		}
+		report("%d lookups of %s, want %d: %s", n, host, want, why)
+	}
+}
+
 // timedDial dials and closes, and returns how long the dial took.
 func timedDial(t *testing.T, d *Dialer, address string) time.Duration {
 	t.Helper()
@@ -75,16 +88,12 @@ func TestNameOfOneFamilyIsAskedForBothAtOnce(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				d, r := newCountingDialer(t, newDualFake(), "one.test", tc.host)
 				timedDial(t, d, "one.test:80")
-				if n := r.Lookups("one.test"); n != 2 {
-					t.Fatalf("first dial made %d lookups, want 2: one per family", n)
-				}
+				wantLookups(t, r, "one.test", 2, true, "the first dial asks one per family")
 				for i := 2; i <= 5; i++ {
 					if got := timedDial(t, d, "one.test:80"); got != time.Millisecond {
 						t.Errorf("dial %d took %v, want 1ms", i, got)
 					}
-					if n := r.Lookups("one.test"); n != i+1 {
-						t.Fatalf("after dial %d: %d lookups, want %d: one for both families per dial", i, n, i+1)
-					}
+					wantLookups(t, r, "one.test", i+1, true, "one for both families per later dial")
 				}
 			})
 		})
@@ -100,9 +109,7 @@ func TestNameOfBothFamiliesIsAskedPerFamily(t *testing.T) {
 		for range 4 {
 			timedDial(t, d, "both.test:80")
 		}
-		if n := r.Lookups("both.test"); n != 8 {
-			t.Errorf("%d lookups, want 8: two per dial", n)
-		}
+		wantLookups(t, r, "both.test", 8, false, "two per dial")
 	})
 }
 
@@ -116,13 +123,9 @@ func TestNameThatGainsAFamilyIsAskedPerFamilyAgain(t *testing.T) {
 		// connects to the address that won before), and the next one asks
 		// per family.
 		timedDial(t, d, "grows.test:80")
-		if n := r.Lookups("grows.test"); n != 4 {
-			t.Fatalf("%d lookups, want 4: both at once", n)
-		}
+		wantLookups(t, r, "grows.test", 4, true, "both at once")
 		timedDial(t, d, "grows.test:80")
-		if n := r.Lookups("grows.test"); n != 6 {
-			t.Errorf("%d lookups, want 6: the last dial asked per family", n)
-		}
+		wantLookups(t, r, "grows.test", 6, false, "the last dial asked per family")
 	})
 }
 
@@ -138,18 +141,14 @@ func TestResolverTurnedSlowIsAskedPerFamilyAgain(t *testing.T) {
 		if got := timedDial(t, d, "slow.test:80"); got != DefaultResolutionDelay+time.Millisecond {
 			t.Errorf("first slow dial took %v, want %v", got, DefaultResolutionDelay+time.Millisecond)
 		}
-		if n := r.Lookups("slow.test"); n != 2+3 {
-			t.Fatalf("%d lookups, want 5: both at once, then one per family", n)
-		}
+		wantLookups(t, r, "slow.test", 2+3, true, "both at once, then one per family")
 
 		// The destination is no longer prompt: the next dial asks per
 		// family from the start, and (IPv4 having won) A starts it at once.
 		if got := timedDial(t, d, "slow.test:80"); got != time.Millisecond {
 			t.Errorf("next dial took %v, want 1ms", got)
 		}
-		if n := r.Lookups("slow.test"); n != 5+2 {
-			t.Fatalf("%d lookups, want 7: one per family", n)
-		}
+		wantLookups(t, r, "slow.test", 5+2, true, "one per family")
 	})
 }
 
@@ -163,9 +162,7 @@ func TestPromptNameThatVanishedFailsWithoutAskingAgain(t *testing.T) {
 		if !errors.As(err, &dnsErr) || !dnsErr.IsNotFound {
 			t.Fatalf("err = %v, want a *net.DNSError with IsNotFound", err)
 		}
-		if n := r.Lookups("gone.test"); n != 2+1 {
-			t.Errorf("%d lookups, want 3: \"not found\" for both is final", n)
-		}
+		wantLookups(t, r, "gone.test", 2+1, false, `"not found" for both is final`)
 	})
 }
 
@@ -175,9 +172,7 @@ func TestNoResolutionDelayMeansAlwaysPerFamily(t *testing.T) {
 		for range 2 {
 			timedDial(t, d, "zero.test:80")
 		}
-		if n := r.Lookups("zero.test"); n != 6 {
-			t.Errorf("%d lookups, want 6: with no resolution delay nothing is asked at once", n)
-		}
+		wantLookups(t, r, "zero.test", 6, false, "with no resolution delay nothing is asked at once")
 	})
 }
 
@@ -196,9 +191,7 @@ func TestPromptLookupEndsWithTheDial(t *testing.T) {
 		if got := time.Since(start); got != 20*time.Millisecond {
 			t.Errorf("the dial took %v, want its 20ms deadline", got)
 		}
-		if n := r.Lookups("late.test"); n != 2+1 {
-			t.Errorf("%d lookups, want 3: nothing is asked per family after the deadline", n)
-		}
+		wantLookups(t, r, "late.test", 2+1, false, "nothing is asked per family after the deadline")
 	})
 }
 
@@ -298,8 +291,6 @@ func TestOneFamilyDialKeepsThePromptMark(t *testing.T) {
 		}
 		c.Close()
 		timedDial(t, d, "mixed.test:80")
-		if n := r.Lookups("mixed.test"); n != 2+1+1 {
-			t.Errorf("%d lookups, want 4: the tcp4 dial made the next tcp dial ask per family", n)
-		}
+		wantLookups(t, r, "mixed.test", 2+1+1, false, "the tcp4 dial made the next tcp dial ask per family")
 	})
 }
