@@ -420,12 +420,36 @@ func TestDialsThroughARealResolver(t *testing.T) {
 	h := dialtest.NewHealthy(t, "127.0.0.1:0")
 	srv := dialtest.NewDNSServer(map[string][]netip.Addr{"api.test": {v4loop}})
 	defer srv.Close()
-	d := newDialer(t, dialer.WithResolver(srv.Resolver()))
-	c, err := d.DialContext(t.Context(), "tcp", hostPort("api.test", h.Addr().Port()))
-	if err != nil {
-		t.Fatal(err)
+	d := newDialer(t, dialer.WithResolver(srv.Resolver()), dialer.WithResolutionDelay(200*time.Millisecond))
+	address := hostPort("api.test", h.Addr().Port())
+	// questions dials address and returns how many DNS questions the dial
+	// asked.
+	questions := func() int {
+		t.Helper()
+		before := srv.Queries()
+		c, err := d.DialContext(t.Context(), "tcp", address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		return srv.Queries() - before
 	}
-	c.Close()
+	questions() // per family, answered promptly: "api.test" has IPv4 only
+	atOnce := questions()
+
+	// *net.Resolver is asked for both families in the dialing goroutine
+	// (dialer/resolve.go): when the server turns slow, the lookup must
+	// still end at the resolution delay, and the dial ask per family.
+	const delay = 600 * time.Millisecond
+	srv.SetDelay(delay)
+	start := time.Now()
+	slow := questions()
+	if took := time.Since(start); took < delay {
+		t.Errorf("the slow dial took %v, less than the server's %v delay", took, delay)
+	}
+	if slow <= atOnce {
+		t.Errorf("the slow dial asked %d questions, the dial before it %d: it should have asked both families at once, given up at the resolution delay and asked each family again", slow, atOnce)
+	}
 }
 
 func waitSynSent(t *testing.T, port uint16, n int) {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
 )
@@ -33,15 +34,21 @@ type DNSServer struct {
 	mu      sync.Mutex
 	hosts   map[string][]netip.Addr
 	queries int
+	delay   time.Duration
 	conns   map[net.Conn]struct{}
 	closed  bool
+	done    chan struct{} // closed by Close: ends delayed answers
 }
 
 // NewDNSServer returns a DNSServer that answers from hosts (which it
 // copies). Names are matched without regard to case or a trailing dot. Close
 // it when done.
 func NewDNSServer(hosts map[string][]netip.Addr) *DNSServer {
-	s := &DNSServer{hosts: make(map[string][]netip.Addr), conns: make(map[net.Conn]struct{})}
+	s := &DNSServer{
+		hosts: make(map[string][]netip.Addr),
+		conns: make(map[net.Conn]struct{}),
+		done:  make(chan struct{}),
+	}
 	for name, addrs := range hosts {
 		s.hosts[canonicalName(name)] = addrs
 	}
@@ -56,8 +63,19 @@ func (s *DNSServer) Set(name string, addrs []netip.Addr) {
 	s.mu.Unlock()
 }
 
-// Queries returns the number of DNS questions the server has answered.
-// A lookup of network "ip" asks two: A and AAAA.
+// SetDelay makes the server wait d before each answer it sends from then
+// on, like a resolver that is slow or far away; zero (the default) answers
+// at once. A negative d is taken as zero. Close does not wait for a delayed
+// answer: it ends the wait and the connection.
+func (s *DNSServer) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	s.delay = max(d, 0)
+	s.mu.Unlock()
+}
+
+// Queries returns the number of DNS questions the server has received
+// (counted before any delay). A lookup of network "ip" asks two: A and
+// AAAA.
 func (s *DNSServer) Queries() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -106,9 +124,12 @@ func (s *DNSServer) serve(c net.Conn) {
 		if _, err := io.ReadFull(c, msg); err != nil {
 			return
 		}
-		resp, err := s.answer(msg)
+		resp, delay, err := s.answer(msg)
 		if err != nil {
 			return // not a DNS query: hang up, as a server would
+		}
+		if delay > 0 && !s.wait(delay) {
+			return
 		}
 		out := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(resp)), uint16(len(resp)))
 		if _, err := c.Write(append(out, resp...)); err != nil {
@@ -117,22 +138,42 @@ func (s *DNSServer) serve(c net.Conn) {
 	}
 }
 
-// answer builds the response to the query msg.
-func (s *DNSServer) answer(msg []byte) ([]byte, error) {
+// wait waits d, or until the server is closed (false).
+func (s *DNSServer) wait(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+// answer builds the response to the query msg, and says how long to wait
+// before sending it.
+func (s *DNSServer) answer(msg []byte) ([]byte, time.Duration, error) {
 	var p dnsmessage.Parser
 	h, err := p.Start(msg)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	q, err := p.Question()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	s.mu.Lock()
 	s.queries++
 	addrs, known := s.hosts[canonicalName(q.Name.String())]
+	delay := s.delay
 	s.mu.Unlock()
+	resp, err := response(h, q, addrs, known)
+	return resp, delay, err
+}
 
+// response is the message that answers question q of header h from the
+// table's addrs (known: the name is in the table).
+func response(h dnsmessage.Header, q dnsmessage.Question, addrs []netip.Addr, known bool) ([]byte, error) {
 	rh := dnsmessage.Header{
 		ID:                 h.ID,
 		Response:           true,
@@ -147,7 +188,8 @@ func (s *DNSServer) answer(msg []byte) ([]byte, error) {
 	}
 	b := dnsmessage.NewBuilder(make([]byte, 0, 512), rh)
 	b.EnableCompression()
-	if err := b.StartQuestions(); err != nil {
+	var err error
+	if err = b.StartQuestions(); err != nil {
 		return nil, err
 	}
 	if err := b.Question(q); err != nil {
@@ -177,6 +219,9 @@ func (s *DNSServer) answer(msg []byte) ([]byte, error) {
 // idempotent and always returns nil.
 func (s *DNSServer) Close() error {
 	s.mu.Lock()
+	if !s.closed {
+		close(s.done)
+	}
 	s.closed = true
 	for c := range s.conns {
 		c.Close()

@@ -81,3 +81,47 @@ func TestDNSServerCloseEndsOpenConnections(t *testing.T) {
 	}
 	goleak.VerifyNone(t)
 }
+
+func TestDNSServerDelaysItsAnswers(t *testing.T) {
+	s := dialtest.NewDNSServer(map[string][]netip.Addr{"slow.test": {netip.MustParseAddr("127.0.0.1")}})
+	defer s.Close()
+	r := s.Resolver()
+	const delay = 200 * time.Millisecond
+	s.SetDelay(delay)
+	start := time.Now()
+	if _, err := r.LookupNetIP(t.Context(), "ip4", "slow.test"); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < delay {
+		t.Errorf("lookup took %v, want at least the %v delay", took, delay)
+	}
+
+	// A lookup's own deadline still ends it: the resolver gives up on a
+	// delayed answer.
+	s.SetDelay(time.Hour)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := r.LookupNetIP(ctx, "ip4", "slow.test"); err == nil {
+		t.Error("a lookup whose answer is an hour away succeeded")
+	}
+
+	// Close does not wait for a delayed answer.
+	lookup := make(chan error, 1)
+	go func() {
+		_, err := r.LookupNetIP(context.Background(), "ip4", "slow.test")
+		lookup <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); s.Queries() < 3 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for a delayed answer")
+	}
+	if err := <-lookup; err == nil {
+		t.Error("the lookup cut short by Close succeeded")
+	}
+}

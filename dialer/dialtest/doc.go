@@ -18,7 +18,7 @@
 //     *net.Resolver, with per-family delays that follow testing/synctest.
 //   - DNSServer is an in-process DNS responder behind a real *net.Resolver,
 //     so that net.Dialer itself can dial chosen names for a side-by-side
-//     measurement.
+//     measurement; SetDelay makes it a slow one.
 //   - CountSynSent, SampleSynSent and OpenFDs observe the kernel
 //     (/proc/net/tcp, /proc/self/fd) to show stalled dials and leaks.
 //
