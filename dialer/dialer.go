@@ -218,6 +218,7 @@ type call struct {
 	actx     attemptCtx        // the context of an attempt made in the dialing goroutine
 	ownCtx   bool              // this round runs under a context the dial made itself
 	one      [1]netip.AddrPort // the candidates of a name with one address
+	addrs    [4]netip.Addr     // room for a lookup's answer (resolveAtOnce)
 }
 
 // calls recycles call values: a call points into itself (its ledger's

@@ -151,7 +151,7 @@ func (d *Dialer) resolveAtOnce(ctx context.Context, c *call) (res resolution, er
 		limit = c.deadline
 	}
 	lctx, cancel := context.WithDeadline(ctx, limit)
-	addrs, err := d.lookupBoth(lctx, c.t.host)
+	addrs, err := d.lookupBoth(lctx, c.t.host, c.addrs[:0])
 	cancel()
 	switch {
 	case err == nil:
@@ -169,12 +169,23 @@ func (d *Dialer) resolveAtOnce(ctx context.Context, c *call) (res resolution, er
 // lookupBoth looks up both families of host, returning when lctx ends at
 // the latest. *net.Resolver does (its lookups are shared between callers
 // and it stops waiting when the context ends), so it is asked in the
-// dialing goroutine, for the cost of the healthy path. Another Resolver may
-// not honour its context: it is asked from a goroutine that the dial stops
-// waiting for when lctx ends, as the per-family lookups are.
-func (d *Dialer) lookupBoth(lctx context.Context, host string) ([]netip.Addr, error) {
-	if _, std := d.cfg.resolver.(*net.Resolver); std {
-		return d.lookupFamily(lctx, "ip", host)
+// dialing goroutine, for the cost of the healthy path, and through
+// LookupIPAddr, whose answer is appended to buf: LookupNetIP would copy it
+// twice on the way. Another Resolver may not honour its context: it is
+// asked from a goroutine that the dial stops waiting for when lctx ends, as
+// the per-family lookups are.
+func (d *Dialer) lookupBoth(lctx context.Context, host string, buf []netip.Addr) ([]netip.Addr, error) {
+	if r, std := d.cfg.resolver.(*net.Resolver); std {
+		ips, err := r.LookupIPAddr(lctx, host)
+		for _, ip := range ips {
+			if a, ok := netip.AddrFromSlice(ip.IP); ok { // as LookupNetIP: no zone
+				buf = append(buf, a.Unmap())
+			}
+		}
+		if err == nil && len(buf) == 0 {
+			err = &net.DNSError{Err: "no suitable address", Name: host, IsNotFound: true}
+		}
+		return buf, err
 	}
 	answer := make(chan lookup, 1)
 	go func() { a, err := d.lookupFamily(lctx, "ip", host); answer <- lookup{addrs: a, err: err} }()
