@@ -216,7 +216,6 @@ type call struct {
 	dst      *destination
 	led      ledger
 	actx     attemptCtx        // the context of an attempt made in the dialing goroutine
-	ownCtx   bool              // this round runs under a context the dial made itself
 	one      [1]netip.AddrPort // the candidates of a name with one address
 	addrs    [4]netip.Addr     // room for a lookup's answer (resolveAtOnce)
 }
@@ -248,7 +247,7 @@ func (c *call) bounds() bounds {
 //
 // A round gets a context with the dial's deadline only where something
 // waits without an attempt of its own: lookups per family, and the race
-// that a late family may join (dialRound). Otherwise the dial makes no
+// that a late family may join (resolveName). Otherwise the dial makes no
 // context and no timer of its own: its attempts carry the deadline to the
 // socket (attemptCtx), and admission and retries watch it themselves.
 func (d *Dialer) dialTCP(ctx context.Context, t target) (net.Conn, error) {
@@ -293,39 +292,14 @@ func (d *Dialer) dialRound(ctx context.Context, c *call, try int) (net.Conn, err
 			return nil, err
 		}
 		s := race{d: d, c: c, try: try}
-		return s.single(ctx, a, c.t.key)
+		return s.single(ctx, false, a, c.t.key)
 	}
-	c.ownCtx = false
-	prefer, prompt := c.dst.resolutionHint(time.Now(), d.cfg.memoryTTL)
-	var res resolution
-	var err error
-	done, waited := false, false
-	atOnce := prompt && c.t.family == familyAny
-	if atOnce {
-		start := time.Now()
-		res, err, done = d.resolveAtOnce(ctx, c)
-		waited = time.Since(start) >= d.cfg.resolutionDelay
-	}
-	if !done {
-		if atOnce {
-			c.dst.forgetPrompt(time.Now())
-		}
-		// Lookups per family run beside the dial, and the race may wait
-		// for a late one: both need a context that ends with the dial.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadlineCause(ctx, c.deadline, c.expired)
+	ctx, cancel, res, err := d.resolveName(ctx, c)
+	if cancel != nil {
 		defer cancel()
-		c.ownCtx = true
-		res, err = d.resolve(ctx, c.t, prefer.Addr(), waited)
 	}
 	if err != nil {
 		return nil, err
-	}
-	switch {
-	case res.prompt:
-		c.dst.recordPrompt(time.Now(), d.cfg.memoryTTL)
-	case atOnce && done:
-		c.dst.dropPrompt() // the name has both families now
 	}
 	var cands []netip.AddrPort
 	if len(res.addrs) == 1 { // the common case, in the call's own array
@@ -340,7 +314,7 @@ func (d *Dialer) dialRound(ctx context.Context, c *call, try int) (net.Conn, err
 	}
 	if len(open) == 1 && res.late == nil {
 		s := race{d: d, c: c, try: try}
-		return s.single(ctx, open[0], c.led.keyOf(open[0]))
+		return s.single(ctx, cancel != nil, open[0], c.led.keyOf(open[0]))
 	}
 	r := race{d: d, c: c, try: try, pending: open, late: res.late, promptBy: res.promptBy, denied: denied}
 	return r.run(ctx)
@@ -362,18 +336,19 @@ func (d *Dialer) admissible(c *call, cands []netip.AddrPort, denied error) ([]ne
 	return open, denied
 }
 
-// single is the race of one address, made in the dialing goroutine. key is
-// the address as text, for net.Dialer.
-func (r *race) single(ctx context.Context, a netip.AddrPort, key string) (net.Conn, error) {
+// single is the race of one address, made in the dialing goroutine. own
+// says ctx is a context the dial made itself (resolveName); key is the
+// address as text, for net.Dialer.
+func (r *race) single(ctx context.Context, own bool, a netip.AddrPort, key string) (net.Conn, error) {
 	if !r.c.led.admitAddr(a) {
 		r.observe(&attemptResult{addr: a, start: time.Now(), outcome: Skipped, err: ErrCircuitOpen})
 		return nil, ErrCircuitOpen
 	}
 	// The call's attempt context may be reused when nothing can keep it
-	// (see attemptCtx): over the dial's own context (made in dialRound) or
+	// (see attemptCtx): over the dial's own context (made in resolveName) or
 	// a caller's that cannot be cancelled.
 	reusable := &r.c.actx
-	if !r.c.ownCtx && ctx.Done() != nil {
+	if !own && ctx.Done() != nil {
 		reusable = nil
 	}
 	res := r.d.attempt(ctx, reusable, r.c.bounds(), a, key)

@@ -109,8 +109,8 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 			startNext()
 		case l := <-r.late:
 			r.late = nil
-			if now := time.Now(); !r.promptBy.IsZero() && !now.After(r.promptBy) && l.none() {
-				c.dst.recordPrompt(now, r.d.cfg.memoryTTL)
+			if l.none() {
+				r.d.markPromptBy(c.dst, r.promptBy)
 			}
 			if len(l.addrs) > 0 {
 				merged := r.d.mergeLate(r.pending, l.addrs, c.t.port, c.dst, time.Now())

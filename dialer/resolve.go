@@ -29,17 +29,38 @@ type resolution struct {
 	addrs []netip.Addr
 	late  <-chan lookup
 
-	// prompt: the name resolved within the resolution delay to addresses
-	// of one family, the other having none, so the next dial may ask for
-	// both at once (resolveAtOnce). promptBy: when late is set, the name is
-	// prompt if the late family answers "none" by then (zero: it cannot be).
-	prompt   bool
+	// promptBy: when late is set, the name is prompt (destination.promptAt)
+	// if the late family answers "none" by then; zero: it cannot be.
 	promptBy time.Time
 }
 
-// resolve finds the addresses of t. IP literals skip resolution; tcp4 and
-// tcp6 ask for one family; tcp asks for both concurrently and starts as soon
-// as AAAA answers, or ResolutionDelay after A if AAAA has not answered.
+// resolveName resolves c's name for one round. A destination marked prompt
+// is asked for both families at once (resolveAtOnce). Otherwise, or when
+// that runs out, each family is asked on its own, beside the dial, under a
+// context of the round's own that ends with the dial (resolve): resolveName
+// returns that context, and its cancel, for the race that a late family may
+// join. cancel is nil when the round made no context.
+func (d *Dialer) resolveName(ctx context.Context, c *call) (context.Context, context.CancelFunc, resolution, error) {
+	prefer, prompt := c.dst.resolutionHint(time.Now(), d.cfg.memoryTTL)
+	waited := false
+	if prompt && c.t.family == familyAny {
+		start := time.Now()
+		res, final, err := d.resolveAtOnce(ctx, c)
+		if final {
+			return ctx, nil, res, err
+		}
+		waited = time.Since(start) >= d.cfg.resolutionDelay
+	}
+	rctx, cancel := context.WithDeadlineCause(ctx, c.deadline, c.expired)
+	res, err := d.resolve(rctx, c, prefer.Addr(), waited)
+	return rctx, cancel, res, err
+}
+
+// resolve finds the addresses of c's name, per family: tcp4 and tcp6 ask
+// for one; tcp asks for both concurrently and starts as soon as AAAA
+// answers, or ResolutionDelay after A if AAAA has not answered. When both
+// answers are in within the delay and one of them is "none", the
+// destination is marked prompt.
 // prefer, when valid, is the destination's last winner: the race waits (at
 // most ResolutionDelay) for its family rather than for IPv6. waited says
 // the resolution delay has already been spent (on resolveAtOnce): the race
@@ -47,10 +68,8 @@ type resolution struct {
 //
 // ctx must end when the dial does: an answer the dial no longer waits for
 // is left to a lookup that ctx stops.
-func (d *Dialer) resolve(ctx context.Context, t target, prefer netip.Addr, waited bool) (resolution, error) {
-	if t.ip.IsValid() {
-		return resolution{addrs: []netip.Addr{t.ip}}, nil
-	}
+func (d *Dialer) resolve(ctx context.Context, c *call, prefer netip.Addr, waited bool) (resolution, error) {
+	t := c.t
 	switch t.family {
 	case family4:
 		addrs, err := d.lookupFamily(ctx, "ip4", t.host)
@@ -105,9 +124,10 @@ func (d *Dialer) resolve(ctx context.Context, t target, prefer netip.Addr, waite
 	}
 	addrs := append(a6.addrs[:len(a6.addrs):len(a6.addrs)], a4.addrs...)
 	if len(addrs) > 0 {
-		by := d.promptBy(start)
-		prompt := !by.IsZero() && !time.Now().After(by) && (a6.none() || a4.none())
-		return resolution{addrs: addrs, prompt: prompt}, nil
+		if a6.none() || a4.none() {
+			d.markPromptBy(c.dst, d.promptBy(start))
+		}
+		return resolution{addrs: addrs}, nil
 	}
 	return resolution{}, pickLookupError(t.host, a6.err, a4.err)
 }
@@ -126,6 +146,13 @@ func (d *Dialer) promptBy(start time.Time) time.Time {
 	return start.Add(d.cfg.resolutionDelay)
 }
 
+// markPromptBy marks dst prompt if by is set and has not passed.
+func (d *Dialer) markPromptBy(dst *destination, by time.Time) {
+	if now := time.Now(); !by.IsZero() && !now.After(by) {
+		dst.recordPrompt(now, d.cfg.memoryTTL)
+	}
+}
+
 // resolveAtOnce asks for both families in one lookup of "ip", as net.Dialer
 // does, for a destination whose name last resolved, within the resolution
 // delay, to addresses of one family only (see destination.promptAt). For
@@ -134,18 +161,18 @@ func (d *Dialer) promptBy(start time.Time) time.Time {
 // nothing: the family with addresses is the only one worth racing, and the
 // empty answer, prompt, is in before a per-family race would have started
 // anyway. (A name with both families is resolved per family: there the
-// first answer starts the race while the second is on its way.) res.prompt
-// says whether the answer still has one family only.
+// first answer starts the race while the second is on its way; an answer
+// with both families drops the mark.)
 //
-// The lookup gets the resolution delay and no more. done is false when it
+// The lookup gets the resolution delay and no more. final is false when it
 // ran out, or when the lookup failed in a way that asking per family may
-// not: the caller then resolves per family (RFC 8305 section 3), starting on
-// the first answer with addresses, since the delay has been spent. That is
-// the price of the shortcut when a resolver that was prompt turns slow: the
-// first slow answer costs up to one resolution delay more than RFC 8305
-// would, on one dial, after which the destination is resolved per family
-// for the memory's ttl (destination.recordPrompt).
-func (d *Dialer) resolveAtOnce(ctx context.Context, c *call) (res resolution, err error, done bool) {
+// not: the mark is then forgotten and the caller resolves per family (RFC
+// 8305 section 3), starting on the first answer with addresses if the delay
+// has been spent. That is the price of the shortcut when a resolver that
+// was prompt turns slow: the first slow answer costs up to one resolution
+// delay more than RFC 8305 would, on one dial, after which the destination
+// is resolved per family for the memory's ttl (destination.recordPrompt).
+func (d *Dialer) resolveAtOnce(ctx context.Context, c *call) (res resolution, final bool, err error) {
 	limit := time.Now().Add(d.cfg.resolutionDelay)
 	if c.deadline.Before(limit) {
 		limit = c.deadline
@@ -155,15 +182,21 @@ func (d *Dialer) resolveAtOnce(ctx context.Context, c *call) (res resolution, er
 	cancel()
 	switch {
 	case err == nil:
-		return resolution{addrs: addrs, prompt: oneFamily(addrs)}, nil, true
+		if oneFamily(addrs) {
+			c.dst.recordPrompt(time.Now(), d.cfg.memoryTTL)
+		} else {
+			c.dst.dropPrompt() // the name has both families now
+		}
+		return resolution{addrs: addrs}, true, nil
 	case ctx.Err() != nil:
-		return resolution{}, ctxError(ctx), true
+		return resolution{}, true, ctxError(ctx)
 	case !time.Now().Before(c.deadline):
-		return resolution{}, c.expired, true
+		return resolution{}, true, c.expired
 	case isNotFound(err):
-		return resolution{}, err, true // the name has no address of either family
+		return resolution{}, true, err // the name has no address of either family
 	}
-	return resolution{}, nil, false
+	c.dst.forgetPrompt(time.Now())
+	return resolution{}, false, nil
 }
 
 // lookupBoth looks up both families of host, returning when lctx ends at
@@ -183,7 +216,7 @@ func (d *Dialer) lookupBoth(lctx context.Context, host string, buf []netip.Addr)
 			}
 		}
 		if err == nil && len(buf) == 0 {
-			err = &net.DNSError{Err: "no suitable address", Name: host, IsNotFound: true}
+			err = noAddress(host)
 		}
 		return buf, err
 	}
@@ -228,9 +261,14 @@ func (d *Dialer) lookupFamily(ctx context.Context, network, host string) ([]neti
 		}
 	}
 	if err == nil && len(addrs) == 0 {
-		err = &net.DNSError{Err: "no suitable address", Name: host, IsNotFound: true}
+		err = noAddress(host)
 	}
 	return addrs, err
+}
+
+// noAddress is the error of a lookup that succeeded with no address.
+func noAddress(host string) error {
+	return &net.DNSError{Err: "no suitable address", Name: host, IsNotFound: true}
 }
 
 // pickLookupError chooses which family's failure to report when both

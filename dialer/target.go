@@ -2,7 +2,6 @@ package dialer
 
 import (
 	"crypto/tls"
-	"errors"
 	"net"
 	"net/netip"
 	"strconv"
@@ -63,7 +62,7 @@ func parseTarget(network, address string) (target, error) {
 	if host == "" {
 		return t, &net.AddrError{Err: "missing host in address", Addr: address}
 	}
-	if ip, err := parseLiteral(host); err == nil {
+	if ip, ok := parseLiteral(host); ok {
 		ip = ip.Unmap()
 		if (t.family == family4 && !ip.Is4()) || (t.family == family6 && !ip.Is6()) {
 			return t, &net.AddrError{Err: "address family does not match network " + network, Addr: host}
@@ -87,14 +86,13 @@ func parseTarget(network, address string) (target, error) {
 // netip.ParseAddr's error value for what cannot be one: a name's dial is
 // counted in allocations too. An IP literal has a colon (IPv6) or only
 // digits and dots (IPv4).
-func parseLiteral(host string) (netip.Addr, error) {
+func parseLiteral(host string) (netip.Addr, bool) {
 	if strings.IndexByte(host, ':') < 0 && strings.Trim(host, "0123456789.") != "" {
-		return netip.Addr{}, errNotLiteral
+		return netip.Addr{}, false
 	}
-	return netip.ParseAddr(host)
+	ip, err := netip.ParseAddr(host)
+	return ip, err == nil
 }
-
-var errNotLiteral = errors.New("not an IP literal")
 
 // parsePort accepts only decimal ports 1-65535. Service names are rejected:
 // a name that needs a lookup is a surprise inside a dialer that bounds

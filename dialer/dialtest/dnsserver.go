@@ -36,19 +36,19 @@ type DNSServer struct {
 	queries int
 	delay   time.Duration
 	conns   map[net.Conn]struct{}
-	closed  bool
-	done    chan struct{} // closed by Close: ends delayed answers
+
+	// life ends when Close is called: no more connections, no more
+	// waiting on delayed answers.
+	life context.Context
+	end  context.CancelFunc
 }
 
 // NewDNSServer returns a DNSServer that answers from hosts (which it
 // copies). Names are matched without regard to case or a trailing dot. Close
 // it when done.
 func NewDNSServer(hosts map[string][]netip.Addr) *DNSServer {
-	s := &DNSServer{
-		hosts: make(map[string][]netip.Addr),
-		conns: make(map[net.Conn]struct{}),
-		done:  make(chan struct{}),
-	}
+	s := &DNSServer{hosts: make(map[string][]netip.Addr), conns: make(map[net.Conn]struct{})}
+	s.life, s.end = context.WithCancel(context.Background())
 	for name, addrs := range hosts {
 		s.hosts[canonicalName(name)] = addrs
 	}
@@ -92,7 +92,7 @@ func (s *DNSServer) Resolver() *net.Resolver {
 func (s *DNSServer) dial(ctx context.Context, network, address string) (net.Conn, error) {
 	client, server := net.Pipe()
 	s.mu.Lock()
-	if s.closed {
+	if s.life.Err() != nil {
 		s.mu.Unlock()
 		client.Close()
 		server.Close()
@@ -128,25 +128,13 @@ func (s *DNSServer) serve(c net.Conn) {
 		if err != nil {
 			return // not a DNS query: hang up, as a server would
 		}
-		if delay > 0 && !s.wait(delay) {
+		if wait(s.life, delay) != nil {
 			return
 		}
 		out := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(resp)), uint16(len(resp)))
 		if _, err := c.Write(append(out, resp...)); err != nil {
 			return
 		}
-	}
-}
-
-// wait waits d, or until the server is closed (false).
-func (s *DNSServer) wait(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-s.done:
-		return false
 	}
 }
 
@@ -219,10 +207,7 @@ func response(h dnsmessage.Header, q dnsmessage.Question, addrs []netip.Addr, kn
 // idempotent and always returns nil.
 func (s *DNSServer) Close() error {
 	s.mu.Lock()
-	if !s.closed {
-		close(s.done)
-	}
-	s.closed = true
+	s.end() // under mu: dial checks life under it too
 	for c := range s.conns {
 		c.Close()
 	}
