@@ -22,7 +22,9 @@
 //   - CountSynSent, SampleSynSent and OpenFDs observe the kernel
 //     (/proc/net/tcp, /proc/self/fd) to show stalled dials and leaks.
 //
-// Endpoints take an "ip:port" on loopback only (127.0.0.0/8 or ::1); port 0
+// Endpoints take an "ip:port" on loopback (127.0.0.0/8 or ::1), or on a far
+// host of the network lab in package netlab (198.18.0.0/15, 2001:2::/48,
+// made from inside that host's namespace); nothing else. Port 0
 // picks a free port, and a fixed port lets several loopback addresses share
 // one port ("127.0.0.2:" + port). Each NewX constructor is the ListenX
 // function for tests: it fails the test on error and closes the endpoint in

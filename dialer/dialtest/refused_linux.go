@@ -22,7 +22,7 @@ type Refused struct {
 // such as "127.0.0.1:0", "[::1]:0" or "127.0.0.2:41234". Port 0 picks a free
 // port; a fixed port is used as given. IPv6 sockets are IPV6_V6ONLY.
 func ListenRefused(address string) (*Refused, error) {
-	ap, err := parseLoopback(address)
+	ap, err := parseTestAddr(address)
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ type server struct {
 
 // listenServer listens on a loopback "ip:port" and starts accepting.
 func listenServer(address string, serve func(net.Conn)) (*server, error) {
-	ap, err := parseLoopback(address)
+	ap, err := parseTestAddr(address)
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,7 @@ type Stalled struct {
 // "[::1]:P" leaves "127.0.0.1:P" free for another listener. Filling the
 // accept queue takes a little over 200ms.
 func ListenStalled(address string) (*Stalled, error) {
-	ap, err := parseLoopback(address)
+	ap, err := parseTestAddr(address)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,66 @@
+package netlab
+
+import (
+	"fmt"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// onThread runs f on an OS thread of its own and waits for it. Namespace
+// work (unshare, setns, opening a TUN device, binding a socket) happens on
+// such a thread, which then dies with its goroutine: the goroutine exits
+// still locked, so the runtime destroys the thread instead of handing a
+// thread in a foreign namespace to other goroutines.
+func onThread(f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		errc <- f()
+	}()
+	return <-errc
+}
+
+// newNamespace creates a network namespace on a thread of its own, runs
+// setup inside it, and returns a descriptor that keeps the namespace alive
+// until it is closed (and whatever was made inside it is closed too).
+func newNamespace(setup func() error) (nsFD int, err error) {
+	nsFD = -1
+	err = onThread(func() error {
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("netlab: unshare(CLONE_NEWNET): %w", err)
+		}
+		fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("netlab: open namespace: %w", err)
+		}
+		nsFD = fd
+		return setup()
+	})
+	if err != nil && nsFD >= 0 {
+		unix.Close(nsFD)
+		nsFD = -1
+	}
+	return nsFD, err
+}
+
+// inNamespace runs f on a thread that has joined the namespace nsFD.
+func inNamespace(nsFD int, f func() error) error {
+	return onThread(func() error {
+		if err := unix.Setns(nsFD, unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("netlab: setns: %w", err)
+		}
+		return f()
+	})
+}
+
+// namespaceID returns the inode that names the network namespace of the
+// file at path (a /proc/.../ns/net link or a namespace descriptor's
+// /proc/self/fd entry).
+func namespaceID(path string) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, err
+	}
+	return st.Ino, nil
+}
