@@ -11,13 +11,24 @@ import (
 )
 
 // calibrationDials is how many handshakes each side of the calibration
-// makes: enough for a stable median, about 10 ms in all.
-const calibrationDials = 15
+// makes, after calibrationWarmUp that are not counted (the first connects
+// to a new host are slower): enough for a median stable to about 20 µs,
+// about 150 ms in all.
+const (
+	calibrationDials  = 51
+	calibrationWarmUp = 5
+)
+
+// calibrationRTT is the round trip of the calibration's link. The lab's
+// overhead is measured over a link that makes its relay sleep between
+// packets, as on every link a test uses: the wake-ups after a sleep are
+// the slow part, and a zero-delay link would not see them.
+const calibrationRTT = 2 * time.Millisecond
 
 // calibrate measures what the lab itself adds to a TCP handshake: the
-// median connect time over a zero-delay link minus the median over
-// loopback, in the same namespace, interleaved so that both see the same
-// machine. That is the TUN devices, the relay thread's wake-up and the far
+// median connect time over a link of calibrationRTT, less that round trip
+// and less the median connect time over loopback, in the same namespace,
+// interleaved so that both see the same machine. That is the TUN devices, the relay thread's wake-up and the far
 // kernel's hop, about 150 µs on a 2-core virtual machine; every link then
 // takes half of it off each direction's delay, so that a connect over a
 // link with a round trip of 1 ms takes what a connect over loopback takes
@@ -29,7 +40,7 @@ func calibrate() (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	h, err := newHost(probe, index, Config{})
+	h, err := newHost(probe, index, Symmetric(calibrationRTT, 0, 0))
 	if err != nil {
 		return 0, err
 	}
@@ -45,7 +56,7 @@ func calibrate() (time.Duration, error) {
 	}
 	defer near.Close()
 	var lab, loop []time.Duration
-	for range calibrationDials {
+	for i := range calibrationWarmUp + calibrationDials {
 		for _, s := range []struct {
 			addr string
 			into *[]time.Duration
@@ -55,11 +66,13 @@ func calibrate() (time.Duration, error) {
 			if err != nil {
 				return 0, fmt.Errorf("netlab: calibrating: %w", err)
 			}
-			*s.into = append(*s.into, time.Since(start))
+			if i >= calibrationWarmUp {
+				*s.into = append(*s.into, time.Since(start))
+			}
 			c.Close()
 		}
 	}
-	return max(median(lab)-median(loop), 0), nil
+	return max(median(lab)-calibrationRTT-median(loop), 0), nil
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 
 	"github.com/vishvananda/netlink"
@@ -96,6 +97,14 @@ func configure(name string, index, side int) error {
 	if err != nil {
 		return fmt.Errorf("netlab: %s: %w", name, err)
 	}
+	// No link-local address and no router solicitations: the link carries
+	// only what the test and the kernels' TCP and UDP send, so its counts
+	// are the test's own.
+	for key, value := range map[string]string{"addr_gen_mode": "1", "router_solicitations": "0"} {
+		if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+name+"/"+key, []byte(value), 0); err != nil {
+			return fmt.Errorf("netlab: %s: %w", name, err)
+		}
+	}
 	v4 := &net.IPNet{IP: net.IPv4(198, 18, byte(index), byte(side)), Mask: net.CIDRMask(24, 32)}
 	v6 := &net.IPNet{IP: net.IP{0x20, 0x01, 0, 2, 0, 0, 0, byte(index), 15: byte(side)}, Mask: net.CIDRMask(64, 128)}
 	for _, a := range []*netlink.Addr{{IPNet: v4}, {IPNet: v6, Flags: unix.IFA_F_NODAD}} {
@@ -183,7 +192,7 @@ func (h *Host) release() error {
 // range is refused with an error naming the field, and the link is left as
 // it was.
 func (l *Link) Set(c Config) error {
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return err
 	}
 	l.mu.Lock()

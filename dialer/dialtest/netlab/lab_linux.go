@@ -107,7 +107,7 @@ func checkIsolated() error {
 // AddHost checks that the kernel routes both addresses over the host's
 // link. A c out of range is refused with an error naming the field.
 func (l *Lab) AddHost(c Config) (*Host, error) {
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	hostsMu.Lock()

@@ -57,9 +57,9 @@ func (c Config) Black() Config {
 	return c
 }
 
-// validate returns an error naming the first field of c that is out of
-// range, or nil.
-func (c Config) validate() error {
+// Validate returns an error naming the first field of c that is out of
+// range, or nil. AddHost and Link.Set refuse a Config that fails it.
+func (c Config) Validate() error {
 	if err := c.Out.validate("Out"); err != nil {
 		return err
 	}

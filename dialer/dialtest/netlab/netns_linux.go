@@ -7,16 +7,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// onThread runs f on an OS thread of its own and waits for it. Namespace
+// onThread runs f on an OS thread locked to it and waits for it. Namespace
 // work (unshare, setns, opening a TUN device, binding a socket) happens on
-// such a thread, which then dies with its goroutine: the goroutine exits
-// still locked, so the runtime destroys the thread instead of handing a
-// thread in a foreign namespace to other goroutines.
+// such a thread; f may move the thread to another network namespace, and
+// onThread moves it back before the thread serves other goroutines. If it
+// cannot, the goroutine exits still locked and the runtime retires the
+// thread, so no goroutine ever runs in a namespace it did not ask for.
 func onThread(f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- fmt.Errorf("netlab: open the thread's namespace: %w", err)
+			return
+		}
+		defer unix.Close(home)
 		errc <- f()
+		if unix.Setns(home, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
 	}()
 	return <-errc
 }
@@ -52,15 +62,4 @@ func inNamespace(nsFD int, f func() error) error {
 		}
 		return f()
 	})
-}
-
-// namespaceID returns the inode that names the network namespace of the
-// file at path (a /proc/.../ns/net link or a namespace descriptor's
-// /proc/self/fd entry).
-func namespaceID(path string) (uint64, error) {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return 0, err
-	}
-	return st.Ino, nil
 }

@@ -105,9 +105,14 @@ func (r *relay) start(wg *sync.WaitGroup) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		runtime.LockOSThread()
 		unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
 		r.run()
+		// Zero restores the thread's default slack; only then may it
+		// serve other goroutines.
+		if unix.Prctl(unix.PR_SET_TIMERSLACK, 0, 0, 0, 0) == nil {
+			runtime.UnlockOSThread()
+		}
 	}()
 }
 
