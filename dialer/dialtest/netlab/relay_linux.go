@@ -78,7 +78,6 @@ type relay struct {
 	stopFD  int // an eventfd, written once to stop the thread
 	comp    atomic.Int64
 	free    [][]byte
-	late    int64 // smoothed lateness of the thread's wake-ups, in ns
 }
 
 // newRelay returns the relay of a link between near (the lab's side) and
@@ -126,13 +125,6 @@ func (r *relay) stop() {
 // close releases the stop event once the thread has ended.
 func (r *relay) close() { unix.Close(r.stopFD) }
 
-// spinLimit is the most the thread busy-waits for a packet's due time
-// after waking early: it wakes ahead by the lateness its wake-ups have
-// shown (tens to a couple of hundred microseconds on a virtual machine
-// whose CPUs idle), then spins the rest, so a path's delay is kept to
-// within a few microseconds without a core spent on waiting.
-const spinLimit = 300 * time.Microsecond
-
 func (r *relay) run() {
 	fds := []unix.PollFd{
 		{Fd: int32(r.out.src), Events: unix.POLLIN},
@@ -141,30 +133,12 @@ func (r *relay) run() {
 	}
 	for {
 		var timeout *unix.Timespec
-		due, ok := r.nextDue()
-		if ok {
-			now := monotonic()
-			ahead := min(r.late+r.late/2, int64(spinLimit))
-			if due-now <= ahead {
-				r.spinUntil(due)
-				r.deliverDue()
-				continue
-			}
-			ts := unix.NsecToTimespec(due - ahead - now)
+		if due, ok := r.nextDue(); ok {
+			ts := unix.NsecToTimespec(max(due-monotonic(), 0))
 			timeout = &ts
 		}
-		target := monotonic()
-		if timeout != nil {
-			target += timeout.Nano()
-		}
-		n, err := unix.Ppoll(fds, timeout, nil)
-		if err != nil && err != unix.EINTR {
+		if _, err := unix.Ppoll(fds, timeout, nil); err != nil && err != unix.EINTR {
 			return
-		}
-		if n == 0 && timeout != nil {
-			// A timed wake-up: learn how late it came.
-			late := max(monotonic()-target, 0)
-			r.late += (late - r.late) / 8
 		}
 		if fds[2].Revents != 0 {
 			return
@@ -198,12 +172,6 @@ func (r *relay) nextDue() (int64, bool) {
 func (r *relay) deliverDue() {
 	r.out.deliverDue()
 	r.in.deliverDue()
-}
-
-// spinUntil busy-waits until the monotonic time due.
-func (r *relay) spinUntil(due int64) {
-	for monotonic() < due {
-	}
 }
 
 // readAll reads every packet waiting on src and queues or drops each.
