@@ -27,6 +27,14 @@ const (
 	maxCallers  = 2000
 	maxSteady   = 1000
 	maxDeadline = 10 * time.Second
+
+	// labSpacing is the time between two lab dials' starts: each
+	// contender's dials to a lab destination overlap, like a service's
+	// stream of requests.
+	labSpacing = 100 * time.Millisecond
+	// Upper bounds of the lab's flags.
+	maxLabDials = 200
+	maxLabRTT   = 2 * time.Second
 )
 
 // config is the parsed command line.
@@ -36,6 +44,15 @@ type config struct {
 	attemptTimeout time.Duration // dialguard's WithAttemptTimeout; 0 keeps its default
 	steady         int           // steady-state dials after the first
 	json           bool          // print JSON instead of the table
+
+	// The lab part (lab.go), run where netlab.Available() is nil.
+	lab         bool          // run the lab part at all
+	labDeadline time.Duration // every lab dial's context deadline
+	farRTT      time.Duration // round trip to far.test
+	farDials    int           // dials to far.test per contender
+	lossyRTT    time.Duration // round trip to lossy.test
+	lossyLoss   float64       // lossy.test's loss, each way
+	lossyDials  int           // dials to lossy.test per contender
 }
 
 // errHelp is returned by parseFlags for -h and -help, after the usage has
@@ -53,9 +70,17 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.DurationVar(&cfg.attemptTimeout, "attempt-timeout", 0, "dialguard's attempt timeout (WithAttemptTimeout); unset keeps dialguard's default")
 	fs.IntVar(&cfg.steady, "steady", 10, "steady-state dials to incident.test after the first")
 	fs.BoolVar(&cfg.json, "json", false, "print the figures as JSON instead of a table")
+	fs.BoolVar(&cfg.lab, "lab", true, "also dial far hosts in a network lab (needs root and /dev/net/tun; skipped with the reason otherwise)")
+	fs.DurationVar(&cfg.labDeadline, "lab-deadline", 4*time.Second, "deadline of every lab dial (context and net.Dialer.Timeout)")
+	fs.DurationVar(&cfg.farRTT, "far-rtt", 700*time.Millisecond, "round trip to the lab's far.test, a healthy host")
+	fs.IntVar(&cfg.farDials, "far-dials", 10, "dials to far.test per contender, 100 ms apart")
+	fs.DurationVar(&cfg.lossyRTT, "lossy-rtt", 100*time.Millisecond, "round trip to the lab's lossy.test, a healthy host")
+	fs.Float64Var(&cfg.lossyLoss, "lossy-loss", 0.15, "share of packets lost each way on the link to lossy.test, in [0, 1)")
+	fs.IntVar(&cfg.lossyDials, "lossy-dials", 30, "dials to lossy.test per contender, 100 ms apart")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(out, "usage: synsent [-callers n] [-deadline d] [-attempt-timeout d] [-steady n] [-json]")
+			fmt.Fprintln(out, "usage: synsent [-callers n] [-deadline d] [-attempt-timeout d] [-steady n] [-json]\n"+
+				"               [-lab=false] [-lab-deadline d] [-far-rtt d] [-far-dials n] [-lossy-rtt d] [-lossy-loss p] [-lossy-dials n]")
 			fs.SetOutput(out)
 			fs.PrintDefaults()
 			return cfg, errHelp
@@ -77,6 +102,18 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 		return cfg, fmt.Errorf("-steady must be between 1 and %d, got %d", maxSteady, cfg.steady)
 	case attemptSet && cfg.attemptTimeout <= 0:
 		return cfg, fmt.Errorf("-attempt-timeout must be positive, got %v", cfg.attemptTimeout)
+	case cfg.labDeadline <= 0 || cfg.labDeadline > maxDeadline:
+		return cfg, fmt.Errorf("-lab-deadline must be positive and at most %v, got %v", maxDeadline, cfg.labDeadline)
+	case cfg.farRTT <= 0 || cfg.farRTT > maxLabRTT:
+		return cfg, fmt.Errorf("-far-rtt must be positive and at most %v, got %v", maxLabRTT, cfg.farRTT)
+	case cfg.farDials <= 0 || cfg.farDials > maxLabDials:
+		return cfg, fmt.Errorf("-far-dials must be between 1 and %d, got %d", maxLabDials, cfg.farDials)
+	case cfg.lossyRTT <= 0 || cfg.lossyRTT > maxLabRTT:
+		return cfg, fmt.Errorf("-lossy-rtt must be positive and at most %v, got %v", maxLabRTT, cfg.lossyRTT)
+	case !(cfg.lossyLoss >= 0 && cfg.lossyLoss < 1): // also refuses NaN
+		return cfg, fmt.Errorf("-lossy-loss must be in [0, 1), got %v", cfg.lossyLoss)
+	case cfg.lossyDials <= 0 || cfg.lossyDials > maxLabDials:
+		return cfg, fmt.Errorf("-lossy-dials must be between 1 and %d, got %d", maxLabDials, cfg.lossyDials)
 	}
 	return cfg, nil
 }

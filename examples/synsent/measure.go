@@ -88,23 +88,27 @@ func timedDial(ctx context.Context, dial dialFunc, address string, deadline time
 	return elapsed, err
 }
 
-// storm sends cfg.callers callers, arriving arrivalSpacing apart, each
-// dialing address with a cfg.deadline context, and waits for all of them.
-// If ctx ends, no more callers arrive and those in flight are cancelled.
-func storm(ctx context.Context, dial dialFunc, address string, cfg config) stormResult {
-	type answer struct {
-		arrived, wait time.Duration
-		err           error
-	}
-	answers := make([]answer, cfg.callers)
+// answer is what one paced caller got: when it arrived (counted from the
+// first arrival), how long its dial took, and its error.
+type answer struct {
+	arrived, wait time.Duration
+	err           error
+}
+
+// paced sends n callers, arriving spacing apart, each dialing address with
+// a deadline context, and waits for all of them. If ctx ends, no more
+// callers arrive and those in flight are cancelled; only the answers of the
+// callers that arrived are returned, in order of arrival.
+func paced(ctx context.Context, dial dialFunc, address string, n int, spacing, deadline time.Duration) []answer {
+	answers := make([]answer, n)
 	var wg sync.WaitGroup
 	start := time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	launched := 0
 arrivals:
-	for i := range cfg.callers {
-		if d := time.Until(start.Add(time.Duration(i) * arrivalSpacing)); d > 0 {
+	for i := range n {
+		if d := time.Until(start.Add(time.Duration(i) * spacing)); d > 0 {
 			timer.Reset(d)
 			select {
 			case <-timer.C:
@@ -115,15 +119,22 @@ arrivals:
 		launched++
 		wg.Go(func() {
 			arrived := time.Since(start)
-			wait, err := timedDial(ctx, dial, address, cfg.deadline)
+			wait, err := timedDial(ctx, dial, address, deadline)
 			answers[i] = answer{arrived: arrived, wait: wait, err: err}
 		})
 	}
 	wg.Wait()
+	return answers[:launched]
+}
 
-	s := stormResult{Callers: launched}
+// storm sends cfg.callers callers, arriving arrivalSpacing apart, each
+// dialing address with a cfg.deadline context, and waits for all of them.
+// If ctx ends, no more callers arrive and those in flight are cancelled.
+func storm(ctx context.Context, dial dialFunc, address string, cfg config) stormResult {
+	answers := paced(ctx, dial, address, cfg.callers, arrivalSpacing, cfg.deadline)
+	s := stormResult{Callers: len(answers)}
 	var total time.Duration
-	for _, a := range answers[:launched] {
+	for _, a := range answers {
 		total += a.wait
 		s.WorstWait = max(s.WorstWait, millis(a.wait))
 		if a.wait < fastAnswer {
@@ -140,8 +151,8 @@ arrivals:
 			}
 		}
 	}
-	if launched > 0 {
-		s.MeanWait = millis(total / time.Duration(launched))
+	if len(answers) > 0 {
+		s.MeanWait = millis(total / time.Duration(len(answers)))
 	}
 	return s
 }

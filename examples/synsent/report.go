@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -38,6 +39,8 @@ type report struct {
 	Settings    settings `json:"settings"`
 	Contenders  []result `json:"contenders"`
 	Conclusions []string `json:"conclusions"`
+	// Lab is the lab part (lab.go); absent with -lab=false.
+	Lab *labReport `json:"lab,omitempty"`
 }
 
 // settings describes the run.
@@ -178,4 +181,117 @@ func ratio(a, b millis) string {
 		return "about as fast"
 	}
 	return fmt.Sprintf("%.1fx slower", 1/x)
+}
+
+// writeLabPreamble says what the lab part set up, before it dials.
+func writeLabPreamble(out io.Writer, s labSettings) error {
+	_, err := fmt.Fprintf(out,
+		"Lab: far hosts in network namespaces of their own, behind delay lines (the lab's own %v per handshake is compensated).\n"+
+			"For each destination, net.Dialer and dialguard dial at the same time through the same link, a dial every %v, each with a %v deadline.\n"+
+			"dialguard attempt timeout: %s.\n",
+		time.Duration(s.Overhead).Round(time.Microsecond), time.Duration(s.Spacing), time.Duration(s.Deadline), s.AttemptTimeout)
+	if err != nil {
+		return err
+	}
+	for _, d := range s.Destinations {
+		loss := "no loss"
+		if d.Loss > 0 {
+			loss = fmt.Sprintf("%s loss each way", percent(d.Loss))
+		}
+		if _, err := fmt.Fprintf(out, "%s resolves to %s: a healthy host, %v round trip, %s; %d dials per contender.\n",
+			d.Address, strings.Join(d.ResolvedOrder, ", "), time.Duration(d.RTT), loss, d.Dials); err != nil {
+			return err
+		}
+	}
+	_, err = fmt.Fprintln(out)
+	return err
+}
+
+// labTableHeader names the lab table's columns, in order.
+var labTableHeader = []string{
+	"destination", "contender", "connected", "first dial", "mean dial", "median dial", "circuit open",
+}
+
+// writeLabTable prints one aligned row per destination and contender,
+// columns separated by "|", then the lab's conclusions.
+func writeLabTable(out io.Writer, rep labReport) error {
+	tw := tabwriter.NewWriter(out, 0, 0, 1, ' ', 0)
+	row := func(cells ...string) {
+		fmt.Fprintln(tw, strings.Join(cells, "\t| "))
+	}
+	row(labTableHeader...)
+	for _, r := range rep.Results {
+		first := r.FirstDial.String()
+		if r.FirstDialError != "" {
+			first += " failed"
+		}
+		row(r.Destination, r.Contender, connectedCell(r), first, r.MeanDial.String(), r.MedianDial.String(),
+			fmt.Sprint(r.CircuitOpen))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(rep.Conclusions) > 0 {
+		fmt.Fprintln(out)
+	}
+	for _, c := range rep.Conclusions {
+		if _, err := fmt.Fprintln(out, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// connectedCell is "connected/dials (share)".
+func connectedCell(r labResult) string {
+	if r.Dials == 0 {
+		return "0/0"
+	}
+	return fmt.Sprintf("%d/%d (%.0f%%)", r.Connected, r.Dials, 100*float64(r.Connected)/float64(r.Dials))
+}
+
+// percent formats a share in [0, 1] as "15%" (or "14.8%").
+func percent(x float64) string {
+	return strconv.FormatFloat(100*x, 'f', -1, 64) + "%"
+}
+
+// concludeLab states, from the figures, what the lab part shows: one line
+// per destination, comparing the contenders.
+func concludeLab(rep labReport) []string {
+	if rep.Settings == nil {
+		return nil
+	}
+	var out []string
+	for _, d := range rep.Settings.Destinations {
+		var line string
+		switch {
+		case d.Loss > 0:
+			line = fmt.Sprintf("%s, %v away with %s loss each way (the link dropped %.1f%% of the packets toward it and %.1f%% back):",
+				d.Name, time.Duration(d.RTT), percent(d.Loss), 100*d.ObservedLossOut, 100*d.ObservedLossIn)
+		default:
+			line = fmt.Sprintf("%s, %v away:", d.Name, time.Duration(d.RTT))
+		}
+		var parts []string
+		var guard *labResult
+		for i, r := range rep.Results {
+			if r.Destination != d.Name {
+				continue
+			}
+			if r.Contender == "dialguard" {
+				guard = &rep.Results[i]
+			}
+			p := fmt.Sprintf("%s connected %d of %d dials (median %v, mean %v)", r.Contender, r.Connected, r.Dials, r.MedianDial, r.MeanDial)
+			if r.CircuitOpen > 0 {
+				p += fmt.Sprintf(", %d of them refused by its open breaker (ErrCircuitOpen)", r.CircuitOpen)
+			}
+			parts = append(parts, p)
+		}
+		line += " " + strings.Join(parts, "; ") + "."
+		if guard != nil && guard.Connected == 0 && rep.Settings.AttemptTimeoutMS <= d.RTT {
+			line += fmt.Sprintf(" dialguard's attempt timeout (%v) is not longer than the round trip (%v), so it cuts every handshake to %s off as a stall.",
+				rep.Settings.AttemptTimeoutMS, d.RTT, d.Name)
+		}
+		out = append(out, line)
+	}
+	return out
 }

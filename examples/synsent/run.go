@@ -18,7 +18,8 @@ const drainLimit = 3 * time.Second
 
 // run parses args, sets up the scenario, measures the three contenders one
 // after another and writes the table (or, with -json, the JSON report) to
-// out. Everything it starts is ended and closed before it returns.
+// out; then, unless -lab=false, it runs the lab part (lab.go), or says why
+// it skipped it. Everything it starts is ended and closed before it returns.
 func run(ctx context.Context, args []string, out io.Writer) (err error) {
 	cfg, err := parseFlags(args, out)
 	if errors.Is(err, errHelp) {
@@ -78,13 +79,29 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 		rep.Contenders = append(rep.Contenders, r)
 	}
 	rep.Conclusions = conclude(rep)
+	if !cfg.json {
+		if err := writeTable(out, rep); err != nil {
+			return err
+		}
+	}
+
+	if cfg.lab {
+		if !cfg.json {
+			if _, err := fmt.Fprintln(out); err != nil {
+				return err
+			}
+		}
+		if rep.Lab, err = runLab(ctx, cfg, out); err != nil {
+			return fmt.Errorf("lab: %w", err)
+		}
+	}
 
 	if cfg.json {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	return writeTable(out, rep)
+	return nil
 }
 
 // setUp builds the listeners, the DNS server and the contenders; one dead
