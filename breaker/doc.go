@@ -3,21 +3,28 @@
 // A dialer asks the [Registry] before every attempt: [Registry.Allow] returns
 // either [ErrOpen], so the caller fails in microseconds instead of queueing
 // behind a destination that does not answer, or a [Ticket] through which the
-// caller later reports the attempt's [Outcome]: [Success], [Failure], or
-// [Neutral] for results that say nothing about the peer (the caller's own
-// cancellation, a race loser cancelled because a sibling won). Neither
-// Allow nor the report allocates, because every healthy dial makes both.
+// caller later reports the attempt's [Outcome]: [Success]; [Failure] for
+// an expensive failure (a stall, a timeout); [Refused] for a cheap one,
+// answered at once (refused, reset); or [Neutral] for results that say
+// nothing about the peer (the caller's own cancellation, a race loser
+// cancelled because a sibling won). Neither Allow nor the report allocates,
+// because every healthy dial makes both.
 //
 // Each key has its own breaker, a [github.com/sony/gobreaker/v2]
 // CircuitBreaker to which each outcome is reported whole when the ticket is
-// done. It starts [Closed] and counts outcomes in a rolling window. It trips to [Open] after [Settings.ConsecutiveFailures] failures
-// in a row, or when the share of failures in the window reaches
-// [Settings.FailureRatio]. While open every Allow fails fast. Once
-// [Settings.OpenTimeout] has passed the breaker is [HalfOpen] and lets
+// done. It starts [Closed] and counts outcomes in a rolling window. It
+// trips to [Open] after [Settings.ConsecutiveFailures] Failure outcomes in
+// a row (stalls are expensive: a few are enough), or when failures of
+// either kind make up [Settings.FailureRatio] of at least
+// [Settings.MinRequests] outcomes in the window (refusals are cheap: only a
+// key that is essentially dead is cut off, not one that is flaky). While
+// open every Allow fails fast. Once the open time has passed (by default
+// 1 s, lengthened by up to a quarter at random so that breakers that opened
+// together do not probe together) the breaker is [HalfOpen] and lets
 // exactly one probe through; every other Allow still fails fast. A
-// successful probe closes the breaker; a failed one opens it again for twice
-// as long as the time before, up to [Settings.MaxOpenTimeout], so a
-// destination that stays dead is probed less and less often.
+// successful probe closes the breaker; a failed one opens it again, for as
+// long as before, or, if [Settings.MaxOpenTimeout] asks for it, for twice
+// as long up to that cap.
 //
 // Memory is bounded: the registry keeps at most [Settings.MaxBreakers]
 // breakers and evicts the least recently used one to make room. An evicted

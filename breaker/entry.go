@@ -79,6 +79,11 @@ type entry struct {
 	// probing is whether the half-open breaker's probe is out.
 	probing atomic.Bool
 
+	// expensiveRun is the run of Failure outcomes since the last Success
+	// or state change: gobreaker's own run counts refusals too. Written
+	// under reporting, before the report it counts; cleared by onChange.
+	expensiveRun atomic.Uint32
+
 	// heldUntil is when the breaker may leave Open, set on every trip. Until
 	// then nothing calls gobreaker, whose own timeout is always OpenTimeout
 	// and whose move to half-open happens when it is called. Nil while not
@@ -112,7 +117,7 @@ func newEntry(key string, r *Registry) *entry {
 		Interval:      r.s.Window,
 		BucketPeriod:  r.s.Window / windowBuckets,
 		Timeout:       r.s.OpenTimeout,
-		ReadyToTrip:   r.trip,
+		ReadyToTrip:   e.readyToTrip,
 		OnStateChange: e.onChange,
 		IsExcluded:    isNeutral,
 	})
@@ -120,6 +125,13 @@ func newEntry(key string, r *Registry) *entry {
 }
 
 func stampState(stamp uint64) State { return State(stamp & 3) }
+
+// readyToTrip is the breaker's gobreaker ReadyToTrip. gobreaker calls it
+// inside Execute, so from Done, after Done has counted the outcome in
+// expensiveRun.
+func (e *entry) readyToTrip(c gobreaker.Counts) bool {
+	return e.r.s.readyToTrip(countsOf(c), e.expensiveRun.Load())
+}
 
 // held reports whether the breaker is open by its own (escalated) clock.
 func (e *entry) held() bool {
@@ -181,6 +193,13 @@ func (t Ticket) Done(o Outcome) {
 	}
 	e.reporting.Lock()
 	if e.stamp.Load() == t.stamp {
+		switch o {
+		case Success:
+			e.expensiveRun.Store(0)
+		case Neutral, Refused:
+		default:
+			e.expensiveRun.Add(1)
+		}
 		// Execute counts the request and its outcome; its error (the
 		// breaker would not take a request) cannot occur in the state the
 		// stamp shows.
@@ -224,7 +243,7 @@ func (e *entry) onChange(_ string, from, to gobreaker.State) {
 	switch ev.to {
 	case Open:
 		e.trips++
-		ev.openFor = e.r.s.openFor(e.trips)
+		ev.openFor = e.r.s.jitter(e.r.s.openFor(e.trips))
 		until := t.Add(ev.openFor)
 		e.heldUntil.Store(&until)
 	case Closed:
@@ -233,6 +252,7 @@ func (e *entry) onChange(_ string, from, to gobreaker.State) {
 	default:
 		e.heldUntil.Store(nil)
 	}
+	e.expensiveRun.Store(0)
 	// Changes are serialized by gobreaker's mutex: a plain add is enough.
 	e.stamp.Store((e.stamp.Load()&^3 + 4) | uint64(ev.to))
 	ev.trips = e.trips

@@ -2,7 +2,6 @@ package breaker
 
 import (
 	lru "github.com/hashicorp/golang-lru/v2"
-	"github.com/sony/gobreaker/v2"
 )
 
 // Registry is a bounded set of circuit breakers keyed by string, created on
@@ -10,7 +9,6 @@ import (
 type Registry struct {
 	s     Settings
 	cache *lru.Cache[string, *entry]
-	trip  func(gobreaker.Counts) bool // shared ReadyToTrip of all breakers
 }
 
 // NewRegistry returns an empty Registry configured by s, with the defaults
@@ -24,9 +22,7 @@ func NewRegistry(s Settings) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Registry{s: eff, cache: cache}
-	r.trip = func(c gobreaker.Counts) bool { return r.s.readyToTrip(countsOf(c)) }
-	return r, nil
+	return &Registry{s: eff, cache: cache}, nil
 }
 
 // Allow asks key's breaker whether a request may go ahead, creating a

@@ -3,18 +3,32 @@ package breaker
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"time"
 
 	"go.uber.org/zap"
 )
 
 // Defaults used for zero fields of [Settings].
+//
+// A breaker is meant to cut off a destination that is dead, not one that is
+// flaky: expensive failures (a stalled handshake holds a socket and a
+// caller for the whole attempt timeout) trip it after a few in a row, while
+// cheap ones (a refusal costs one round trip) trip it only when nearly
+// everything fails: 90 % of at least 10 outcomes within 10 s. A server
+// refusing half its callers still serves the other half, and a retry
+// reaches it; one refusing 9 in 10 of a steady flow is, for its callers,
+// down. Recovery follows the destination rather than the outage's length:
+// an open breaker lets one probe through after 1 to 1.25 s (jittered, so
+// that a fleet of processes does not probe in step), however long the
+// destination has been away.
 const (
 	DefaultConsecutiveFailures = 3
-	DefaultMinRequests         = 20
+	DefaultFailureRatio        = 0.9
+	DefaultMinRequests         = 10
 	DefaultWindow              = 10 * time.Second
-	DefaultOpenTimeout         = 5 * time.Second
-	DefaultMaxOpenTimeout      = 60 * time.Second
+	DefaultOpenTimeout         = time.Second
+	DefaultOpenJitter          = 0.25
 	DefaultMaxBreakers         = 10000
 )
 
@@ -26,21 +40,23 @@ const windowBuckets = 10
 // defaults documented on each field. Settings are validated once, by
 // [NewRegistry].
 type Settings struct {
-	// ConsecutiveFailures trips a closed breaker after this many failures in
-	// a row within Window; Neutral outcomes neither count nor break the run.
-	// If zero, a default of 3 is used.
+	// ConsecutiveFailures trips a closed breaker after this many Failure
+	// outcomes in a row within Window: the expensive failures. Neutral and
+	// Refused outcomes neither count nor break the run; a Success does. If
+	// zero, a default of 3 is used.
 	ConsecutiveFailures uint32
 
 	// FailureRatio also trips a closed breaker when, within Window,
-	// failures / (successes + failures) >= FailureRatio and
-	// successes + failures >= MinRequests. Neutral outcomes and requests
-	// still in flight are not counted. It must be in [0, 1]. If zero, the
-	// rule is disabled (the default).
+	// (Failures + Refusals) / (Successes + Failures + Refusals) >=
+	// FailureRatio and that sum is at least MinRequests. Neutral outcomes
+	// and requests still in flight are not counted. It must be at most 1.
+	// If zero, DefaultFailureRatio (0.9) is used; negative disables the
+	// rule, and then Refused outcomes never trip the breaker.
 	FailureRatio float64
 
 	// MinRequests is the number of outcomes a breaker needs in Window before
-	// FailureRatio applies. If zero, a default of 20 is used. It has no
-	// effect when FailureRatio is zero.
+	// FailureRatio applies. If zero, a default of 10 is used. It has no
+	// effect when FailureRatio is negative.
 	MinRequests uint32
 
 	// Window is how long a closed breaker remembers outcomes. Counts are
@@ -51,17 +67,26 @@ type Settings struct {
 	Window time.Duration
 
 	// OpenTimeout is how long a breaker stays open after it trips, before it
-	// lets one probe through. If zero, a default of 5s is used. Negative is
+	// lets one probe through. If zero, a default of 1s is used. Negative is
 	// invalid.
 	OpenTimeout time.Duration
 
-	// MaxOpenTimeout caps the open time. Each failed probe reopens the
-	// breaker for twice as long as the time before (OpenTimeout,
-	// 2*OpenTimeout, 4*OpenTimeout, ...) up to MaxOpenTimeout; a successful
-	// probe closes the breaker and starts over at OpenTimeout. If zero, a
-	// default of 60s is used, or OpenTimeout if that is longer. Negative is
-	// invalid, and so is a value less than OpenTimeout.
+	// MaxOpenTimeout, if longer than OpenTimeout, makes failed probes
+	// escalate the open time: each failed probe reopens the breaker for
+	// twice as long as the time before (OpenTimeout, 2*OpenTimeout, ...)
+	// up to MaxOpenTimeout, and a successful probe starts over at
+	// OpenTimeout. If zero, OpenTimeout is used: no escalation, so a
+	// destination is found again within OpenTimeout of its return however
+	// long it was away. Negative is invalid, and so is a value less than
+	// OpenTimeout.
 	MaxOpenTimeout time.Duration
+
+	// OpenJitter lengthens each open time by a random fraction of it, up to
+	// OpenJitter (0.25: open for 1 to 1.25 times the open time), so that
+	// breakers that opened together do not probe together. It must be at
+	// most 1. If zero, DefaultOpenJitter (0.25) is used; negative means no
+	// jitter.
+	OpenJitter float64
 
 	// MaxBreakers bounds the number of breakers kept in memory. When a new
 	// key would exceed it, the least recently used breaker is forgotten,
@@ -94,8 +119,11 @@ func (s Settings) Validate() error {
 // effective returns s with its defaults applied, or the first validation
 // error.
 func (s Settings) effective() (Settings, error) {
-	if math.IsNaN(s.FailureRatio) || s.FailureRatio < 0 || s.FailureRatio > 1 {
-		return s, fmt.Errorf("breaker: Settings.FailureRatio must be in [0, 1], got %v", s.FailureRatio)
+	if math.IsNaN(s.FailureRatio) || s.FailureRatio > 1 {
+		return s, fmt.Errorf("breaker: Settings.FailureRatio must be at most 1 (negative disables it), got %v", s.FailureRatio)
+	}
+	if math.IsNaN(s.OpenJitter) || s.OpenJitter > 1 {
+		return s, fmt.Errorf("breaker: Settings.OpenJitter must be at most 1 (negative disables it), got %v", s.OpenJitter)
 	}
 	if s.Window < 0 {
 		return s, fmt.Errorf("breaker: Settings.Window must not be negative, got %v", s.Window)
@@ -113,6 +141,18 @@ func (s Settings) effective() (Settings, error) {
 	if s.ConsecutiveFailures == 0 {
 		s.ConsecutiveFailures = DefaultConsecutiveFailures
 	}
+	switch {
+	case s.FailureRatio == 0:
+		s.FailureRatio = DefaultFailureRatio
+	case s.FailureRatio < 0:
+		s.FailureRatio = -1
+	}
+	switch {
+	case s.OpenJitter == 0:
+		s.OpenJitter = DefaultOpenJitter
+	case s.OpenJitter < 0:
+		s.OpenJitter = -1
+	}
 	if s.MinRequests == 0 {
 		s.MinRequests = DefaultMinRequests
 	}
@@ -123,7 +163,7 @@ func (s Settings) effective() (Settings, error) {
 		s.OpenTimeout = DefaultOpenTimeout
 	}
 	if s.MaxOpenTimeout == 0 {
-		s.MaxOpenTimeout = max(DefaultMaxOpenTimeout, s.OpenTimeout)
+		s.MaxOpenTimeout = s.OpenTimeout
 	}
 	if s.MaxOpenTimeout < s.OpenTimeout {
 		return s, fmt.Errorf("breaker: Settings.MaxOpenTimeout must be at least OpenTimeout (%v), got %v",
@@ -151,12 +191,22 @@ func (s *Settings) openFor(trips int) time.Duration {
 	return min(d, s.MaxOpenTimeout)
 }
 
-// readyToTrip is gobreaker's ReadyToTrip for these (effective) settings.
-func (s *Settings) readyToTrip(c Counts) bool {
-	if c.ConsecutiveFailures >= s.ConsecutiveFailures {
+// jitter lengthens d by a random fraction of it, up to OpenJitter.
+func (s *Settings) jitter(d time.Duration) time.Duration {
+	if s.OpenJitter <= 0 {
+		return d
+	}
+	return d + time.Duration(rand.Float64()*s.OpenJitter*float64(d))
+}
+
+// readyToTrip is gobreaker's ReadyToTrip for these (effective) settings,
+// given the breaker's counts and its run of Failure outcomes (expensive
+// failures; c.ConsecutiveFailures counts refusals too).
+func (s *Settings) readyToTrip(c Counts, expensiveRun uint32) bool {
+	if expensiveRun >= s.ConsecutiveFailures {
 		return true
 	}
-	if s.FailureRatio == 0 {
+	if s.FailureRatio < 0 {
 		return false
 	}
 	n := uint64(c.Successes) + uint64(c.Failures)

@@ -17,14 +17,17 @@ func TestValidate(t *testing.T) {
 		{"ratio one", Settings{FailureRatio: 1}, ""},
 		{"max equals open", Settings{OpenTimeout: time.Second, MaxOpenTimeout: time.Second}, ""},
 		{"long open, default max", Settings{OpenTimeout: 2 * time.Minute}, ""},
-		{"ratio too big", Settings{FailureRatio: 1.5}, "breaker: Settings.FailureRatio must be in [0, 1], got 1.5"},
-		{"ratio negative", Settings{FailureRatio: -0.1}, "Settings.FailureRatio"},
+		{"ratio negative disables", Settings{FailureRatio: -1}, ""},
+		{"jitter negative disables", Settings{OpenJitter: -1}, ""},
+		{"ratio too big", Settings{FailureRatio: 1.5}, "breaker: Settings.FailureRatio must be at most 1 (negative disables it), got 1.5"},
 		{"ratio NaN", Settings{FailureRatio: math.NaN()}, "Settings.FailureRatio"},
+		{"jitter too big", Settings{OpenJitter: 2}, "Settings.OpenJitter must be at most 1"},
+		{"jitter NaN", Settings{OpenJitter: math.NaN()}, "Settings.OpenJitter"},
 		{"window negative", Settings{Window: -time.Second}, "Settings.Window"},
 		{"open negative", Settings{OpenTimeout: -1}, "Settings.OpenTimeout"},
 		{"max open negative", Settings{MaxOpenTimeout: -1}, "Settings.MaxOpenTimeout"},
 		{"max open below open", Settings{OpenTimeout: 10 * time.Second, MaxOpenTimeout: time.Second}, "Settings.MaxOpenTimeout must be at least OpenTimeout (10s), got 1s"},
-		{"max open below default open", Settings{MaxOpenTimeout: time.Second}, "Settings.MaxOpenTimeout"},
+		{"max open below default open", Settings{MaxOpenTimeout: time.Millisecond}, "Settings.MaxOpenTimeout"},
 		{"max breakers negative", Settings{MaxBreakers: -1}, "Settings.MaxBreakers"},
 	}
 	for _, tt := range tests {
@@ -55,9 +58,9 @@ func TestSettingsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := r.Settings()
-	if s.ConsecutiveFailures != 3 || s.FailureRatio != 0 || s.MinRequests != 20 ||
-		s.Window != 10*time.Second || s.OpenTimeout != 5*time.Second ||
-		s.MaxOpenTimeout != 60*time.Second || s.MaxBreakers != 10000 || s.Logger == nil {
+	if s.ConsecutiveFailures != 3 || s.FailureRatio != 0.9 || s.MinRequests != 10 ||
+		s.Window != 10*time.Second || s.OpenTimeout != time.Second ||
+		s.MaxOpenTimeout != time.Second || s.OpenJitter != 0.25 || s.MaxBreakers != 10000 || s.Logger == nil {
 		t.Fatalf("defaults = %+v", s)
 	}
 	r, err = NewRegistry(Settings{OpenTimeout: 2 * time.Minute})
@@ -65,7 +68,7 @@ func TestSettingsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := r.Settings().MaxOpenTimeout; got != 2*time.Minute {
-		t.Fatalf("MaxOpenTimeout = %v, want OpenTimeout 2m when that is above the default", got)
+		t.Fatalf("MaxOpenTimeout = %v, want OpenTimeout (2m): no escalation by default", got)
 	}
 }
 
@@ -89,7 +92,7 @@ func TestStrings(t *testing.T) {
 			t.Errorf("State(%d).String() = %q, want %q", v, got, want)
 		}
 	}
-	for v, want := range map[Outcome]string{Success: "success", Failure: "failure", Neutral: "neutral", -1: "Outcome(-1)"} {
+	for v, want := range map[Outcome]string{Success: "success", Failure: "failure", Neutral: "neutral", Refused: "refused", -1: "Outcome(-1)"} {
 		if got := v.String(); got != want {
 			t.Errorf("Outcome(%d).String() = %q, want %q", v, got, want)
 		}

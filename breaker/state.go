@@ -46,16 +46,24 @@ type Outcome int8
 const (
 	// Success counts for the key and, for a probe, closes the breaker.
 	Success Outcome = iota
-	// Failure counts against the key and, for a probe, reopens the breaker.
-	// Values other than Success, Failure and Neutral are treated as Failure.
+	// Failure is an expensive failure (a stall, a timeout): it counts
+	// against the key, toward both trip rules (Settings.ConsecutiveFailures
+	// and Settings.FailureRatio), and, for a probe, reopens the breaker.
+	// Values other than the four outcomes are treated as Failure.
 	Failure
 	// Neutral is neither success nor failure: it does not count and does not
 	// reset the run of consecutive failures. Use it for the caller's own
 	// cancellation. A neutral probe lets the next request probe instead.
 	Neutral
+	// Refused is a cheap failure, answered at once (a connection refused or
+	// reset): it counts toward Settings.FailureRatio only, so a key that
+	// still serves some of its requests is not cut off, and neither breaks
+	// nor extends a run of Failure outcomes. For a probe it reopens the
+	// breaker, like Failure.
+	Refused
 )
 
-// String returns "success", "failure" or "neutral".
+// String returns "success", "failure", "neutral" or "refused".
 func (o Outcome) String() string {
 	switch o {
 	case Success:
@@ -64,6 +72,8 @@ func (o Outcome) String() string {
 		return "failure"
 	case Neutral:
 		return "neutral"
+	case Refused:
+		return "refused"
 	}
 	return "Outcome(" + strconv.Itoa(int(o)) + ")"
 }
@@ -74,10 +84,10 @@ func (o Outcome) String() string {
 type Counts struct {
 	Requests             uint32 // requests whose outcome was reported
 	Successes            uint32 // outcomes reported as Success
-	Failures             uint32 // outcomes reported as Failure
+	Failures             uint32 // outcomes reported as Failure or Refused
 	Exclusions           uint32 // outcomes reported as Neutral
 	ConsecutiveSuccesses uint32 // successes since the last failure
-	ConsecutiveFailures  uint32 // failures since the last success
+	ConsecutiveFailures  uint32 // Failure and Refused outcomes since the last success
 }
 
 // Snapshot is a point-in-time view of one breaker, from [Registry.Snapshot].

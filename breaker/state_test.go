@@ -9,8 +9,25 @@ import (
 
 const key = "db.internal:5432"
 
+// newTestRegistry returns a registry with s, whose zero open times and
+// jitter stand for a fixed, escalating schedule (open 5 s, doubling up to
+// 60 s, no jitter) and whose zero FailureRatio disables the ratio rule, so
+// that the tests of the state machine read exact times and trip only on
+// the rule they test. The defaults themselves are tested on their own.
 func newTestRegistry(t *testing.T, s Settings) *Registry {
 	t.Helper()
+	if s.OpenTimeout == 0 {
+		s.OpenTimeout = 5 * time.Second
+	}
+	if s.MaxOpenTimeout == 0 {
+		s.MaxOpenTimeout = max(60*time.Second, s.OpenTimeout)
+	}
+	if s.OpenJitter == 0 {
+		s.OpenJitter = -1
+	}
+	if s.FailureRatio == 0 {
+		s.FailureRatio = -1
+	}
 	r, err := NewRegistry(s)
 	if err != nil {
 		t.Fatal(err)

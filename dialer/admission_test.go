@@ -89,7 +89,7 @@ func TestHalfOpenLetsOneProbeThroughAndRecovers(t *testing.T) {
 		s := &script{stall: true}
 		f := newFakeNet(map[string]*script{"192.0.2.1:80": s})
 		d := newFakeDialer(t, f, nil, WithAttemptTimeout(100*time.Millisecond), WithMaxRetries(0),
-			WithBreaker(breaker.Settings{OpenTimeout: time.Second}))
+			WithBreaker(breaker.Settings{OpenTimeout: time.Second, MaxOpenTimeout: time.Minute, OpenJitter: -1}))
 		for range 3 {
 			d.DialContext(t.Context(), "tcp", "192.0.2.1:80")
 		}
@@ -128,8 +128,11 @@ func TestHalfOpenLetsOneProbeThroughAndRecovers(t *testing.T) {
 
 func TestARestartingServerIsReachedByRetriesAndTripsNothing(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeNet(map[string]*script{"192.0.2.1:80": {refuseN: 3}})
+		s := &script{}
+		f := newFakeNet(map[string]*script{"192.0.2.1:80": s})
 		d := newFakeDialer(t, f, nil)
+		connectOnce(t, d, "192.0.2.1:80")
+		s.refuseN = 4 // attempts 2 to 4: the server restarts
 		c, err := d.DialContext(t.Context(), "tcp", "192.0.2.1:80")
 		if err != nil {
 			t.Fatal(err)

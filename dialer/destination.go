@@ -191,6 +191,13 @@ func (dst *destination) arrange(list []netip.AddrPort, now time.Time, ttl time.D
 	return append(healthy, stalled...)
 }
 
+// connectedWithin reports whether the destination has connected within ttl.
+func (dst *destination) connectedWithin(now time.Time, ttl time.Duration) bool {
+	dst.mu.Lock()
+	defer dst.mu.Unlock()
+	return !dst.lastSuccess.IsZero() && now.Sub(dst.lastSuccess) < ttl
+}
+
 // answering reports whether the destination has connected within ttl and
 // has not stalled since. Such a destination is never throttled.
 func (dst *destination) answeringLocked(now time.Time, ttl time.Duration) bool {

@@ -24,6 +24,18 @@ type script struct {
 	attempts  atomic.Int32
 }
 
+// connectOnce dials address through d and closes the connection, so that d
+// has seen the destination connect (refusals are retried only toward a
+// destination that connected recently).
+func connectOnce(t *testing.T, d *Dialer, address string) {
+	t.Helper()
+	c, err := d.DialContext(t.Context(), "tcp", address)
+	if err != nil {
+		t.Fatalf("first dial to %s: %v", address, err)
+	}
+	c.Close()
+}
+
 // fakeNet is an injected attemptFunc over scripted addresses, for the
 // race's timing tests inside testing/synctest bubbles.
 type fakeNet struct {

@@ -67,7 +67,7 @@ func FuzzOptions(f *testing.F) {
 		)
 		valid := timeout > 0 && attemptTimeout > 0 && time.Duration(attemptDelay) >= MinAttemptDelay &&
 			ratio >= 0 && ratio <= 1 && !math.IsNaN(ratio) && floor >= 0 && retries >= 0 && admission >= 0 &&
-			failRatio >= 0 && failRatio <= 1 && openTimeout >= 0
+			!math.IsNaN(failRatio) && failRatio <= 1 && openTimeout >= 0
 		if valid != (err == nil) {
 			t.Fatalf("New: err = %v, want valid=%v", err, valid)
 		}

@@ -13,11 +13,14 @@ import (
 //     destination: it is expensive evidence, it parks a socket for the whole
 //     attempt timeout, and a storm must trip the breaker while it is still
 //     arriving.
-//   - A refusal is held until the dial ends. If the dial connects to that
-//     address (or the destination) after all, nothing is charged: a server
-//     that refuses for a moment while it restarts is reached by the
-//     retries, not cut off by its own refusals. If the dial fails, each
-//     refusing address and the destination are charged one failure.
+//   - A refusal (any error the address answered with) is held until the
+//     dial ends. If the dial connects to that address (or the destination)
+//     after all, nothing is charged: a server that refuses for a moment
+//     while it restarts is reached by the retries, not cut off by its own
+//     refusals. If the dial fails, each refusing address and the
+//     destination are charged one breaker.Refused: a cheap failure, which
+//     trips a breaker only when nearly every outcome fails, so a flaky
+//     destination that still serves some of its callers stays reachable.
 //   - A connection is a success for its address and the destination. In a
 //     TLS dial a connection is TCP and the handshake: a handshake that
 //     stalls is a stall, and a TCP connect followed by a stalled handshake
@@ -187,7 +190,7 @@ func (l *ledger) finish(connected bool) {
 	for i := range l.entries {
 		e := &l.entries[i]
 		if e.refused && !connected {
-			e.spend(breaker.Failure)
+			e.spend(breaker.Refused)
 		} else {
 			e.spend(breaker.Neutral)
 		}
@@ -196,7 +199,7 @@ func (l *ledger) finish(connected bool) {
 	case connected:
 		l.spendDest(breaker.Success)
 	case l.destRefused:
-		l.spendDest(breaker.Failure)
+		l.spendDest(breaker.Refused)
 	default:
 		l.spendDest(breaker.Neutral)
 	}

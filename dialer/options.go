@@ -313,11 +313,14 @@ func WithMaxAddresses(n int) Option {
 }
 
 // WithBreaker sets the circuit breakers' settings. Breakers are on by
-// default with breaker.Settings{} (whose zero values mean the documented
-// defaults: trip after 3 failures in a row, open for 5 s, doubling on each
-// failed probe up to 60 s, at most 10,000 breakers); the settings are used
-// for both the per-destination and the per-address breakers. Invalid
-// settings are an error.
+// default with breaker.Settings{}, whose zero values mean the documented
+// defaults: trip after 3 stalls in a row, or when 90 % of at least 10
+// dials within 10 s failed (refusals count only here, so a destination
+// that still serves some of its callers is not cut off); stay open 1 to
+// 1.25 s, then let one probe through, however long the destination has
+// been away; at most 10,000 breakers. The settings are used for both the
+// per-destination and the per-address breakers. Invalid settings are an
+// error.
 func WithBreaker(s breaker.Settings) Option {
 	return func(c *config) error {
 		if err := s.Validate(); err != nil {

@@ -105,8 +105,11 @@ func TestPolicyJudgesTheFamilyThatAnswersLate(t *testing.T) {
 
 func TestARetryIsNotMadeOnceTheBreakerOpened(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeNet(map[string]*script{"192.0.2.1:80": {refuse: true}})
+		s := &script{}
+		f := newFakeNet(map[string]*script{"192.0.2.1:80": s})
 		d := newFakeDialer(t, f, nil, WithBackoff(func() backoff.BackOff { return backoff.NewConstantBackOff(100 * time.Millisecond) }))
+		connectOnce(t, d, "192.0.2.1:80")
+		s.refuse = true
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			time.Sleep(50 * time.Millisecond) // during the first backoff wait
@@ -121,8 +124,8 @@ func TestARetryIsNotMadeOnceTheBreakerOpened(t *testing.T) {
 		if !errors.Is(err, ErrCircuitOpen) {
 			t.Errorf("err = %v, want ErrCircuitOpen", err)
 		}
-		if n := len(f.startTimes()); n != 1 {
-			t.Errorf("%d attempts, want 1: no retry into an open breaker", n)
+		if n := len(f.startTimes()); n != 2 {
+			t.Errorf("%d attempts, want 2 (the first dial's, then one): no retry into an open breaker", n)
 		}
 	})
 }

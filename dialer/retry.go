@@ -16,12 +16,20 @@ import (
 
 // nextRound decides whether a failed round is retried, and waits for the
 // retry. It returns nil to go on, or the error that ends the dial. Retries
-// are made only for failures a retry can fix (retryable), within
+// are made only for failures a retry can fix (retryable) and, for a round
+// that every address answered with an error (refused, reset), only toward a
+// destination that has connected within the memory's ttl, within
 // WithMaxRetries, within the destination's retry budget, and never when the
 // wait would cross the dial's deadline: then the round's own error is
 // returned at once rather than a deadline error after a pointless sleep.
 func (d *Dialer) nextRound(ctx context.Context, c *call, try int, cause error, schedule *backoff.BackOff) error {
 	if ctx.Err() != nil || try > d.cfg.maxRetries || c.led.rejected || !retryable(cause) {
+		return cause
+	}
+	if answered(cause) && !c.dst.connectedWithin(time.Now(), d.cfg.memoryTTL) {
+		// A destination that refuses and has not connected recently gives
+		// no sign that a retry would find it up: fail at once, as
+		// net.Dialer does, and let its breaker see the refusals.
 		return cause
 	}
 	if *schedule == nil {
@@ -92,6 +100,12 @@ func retryable(err error) bool {
 		}
 	}
 	return false
+}
+
+// answered reports whether err is a failure the destination answered with
+// (refused, reset) rather than a stall or a failure of our own side.
+func answered(err error) bool {
+	return !errors.Is(err, ErrAttemptTimeout) && (errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET))
 }
 
 var retryableErrnos = []error{

@@ -3,6 +3,7 @@ package dialer
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -16,14 +17,17 @@ import (
 
 func TestRetriesFollowTheJitteredSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeNet(map[string]*script{"192.0.2.1:80": {refuseN: 3}})
+		s := &script{}
+		f := newFakeNet(map[string]*script{"192.0.2.1:80": s})
 		d := newFakeDialer(t, f, nil, WithoutBreaker())
+		connectOnce(t, d, "192.0.2.1:80")
+		s.refuseN = 4
 		c, err := d.DialContext(t.Context(), "tcp", "192.0.2.1:80")
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.Close()
-		starts := f.startTimes()
+		starts := f.startTimes()[1:]
 		if len(starts) != 4 {
 			t.Fatalf("%d attempts, want 4 (three refusals, then success)", len(starts))
 		}
@@ -61,16 +65,20 @@ func TestRetryNeverSleepsPastTheDeadline(t *testing.T) {
 
 func TestRetryBudgetCapsRetriesUnderTotalFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFakeNet(map[string]*script{"192.0.2.1:80": {refuse: true}})
+		s := &script{}
+		f := newFakeNet(map[string]*script{"192.0.2.1:80": s})
 		d := newFakeDialer(t, f, nil, WithoutBreaker(), WithAdmissionLimit(0))
+		connectOnce(t, d, "192.0.2.1:80")
+		s.refuse = true
 		const dials = 1000
 		for range dials {
 			if _, err := d.DialContext(t.Context(), "tcp", "192.0.2.1:80"); err == nil {
 				t.Fatal("dial to a refusing address succeeded")
 			}
 		}
-		retries := len(f.startTimes()) - dials
-		budget := int(DefaultRetryRatio*dials) + DefaultRetryFloor
+		retries := len(f.startTimes()) - 1 - dials
+		n := dials + 1
+		budget := int(math.Ceil(DefaultRetryRatio*float64(n))) + DefaultRetryFloor // connectOnce's dial counts too
 		t.Logf("%d dials made %d retries (budget %d, without it %d)", dials, retries, budget, dials*DefaultMaxRetries)
 		if retries > budget {
 			t.Errorf("%d retries, want at most %d", retries, budget)
@@ -134,5 +142,32 @@ func TestTemporaryDNSFailureIsRetried(t *testing.T) {
 		}
 		c.Close()
 		synctest.Wait()
+	})
+}
+
+// A destination that refuses and has never connected is not retried: there
+// is no sign that a retry would find it up, and its callers fail at once,
+// as net.Dialer's do. Once it has connected, a refusal is retried (the
+// server may be restarting).
+func TestRefusalsAreRetriedOnlyTowardADestinationThatConnected(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{refuse: true}
+		f := newFakeNet(map[string]*script{"192.0.2.1:80": s})
+		d := newFakeDialer(t, f, nil, WithoutBreaker())
+		start := time.Now()
+		if _, err := d.DialContext(t.Context(), "tcp", "192.0.2.1:80"); err == nil {
+			t.Fatal("dial to a refusing address succeeded")
+		}
+		if n, took := len(f.startTimes()), time.Since(start); n != 1 || took != 0 {
+			t.Errorf("never connected: %d attempts in %v, want 1 at once", n, took)
+		}
+		s.refuse = false
+		connectOnce(t, d, "192.0.2.1:80")
+		s.refuse = true
+		before := len(f.startTimes())
+		d.DialContext(t.Context(), "tcp", "192.0.2.1:80")
+		if n := len(f.startTimes()) - before; n != 1+DefaultMaxRetries {
+			t.Errorf("after connecting: %d attempts, want %d (retried)", n, 1+DefaultMaxRetries)
+		}
 	})
 }

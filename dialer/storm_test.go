@@ -265,19 +265,26 @@ func TestRestartingServerIsReachedByRetries(t *testing.T) {
 	for _, retries := range []bool{true, false} {
 		name := map[bool]string{true: "with retries", false: "without retries"}[retries]
 		t.Run(name, func(t *testing.T) {
-			r := dialtest.NewRefused(t, "127.0.0.1:0")
-			addr := r.String()
 			var opts []dialer.Option
 			if !retries {
 				opts = append(opts, dialer.WithMaxRetries(0))
 			}
 			d := newDialer(t, opts...)
+			// The server was up (the dialer connected to it), then goes
+			// down: its port refuses, as a port nobody listens on does.
+			up := dialtest.NewHealthy(t, "127.0.0.1:0")
+			addr := up.String()
+			c, err := d.DialContext(t.Context(), "tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			up.Close()
 			var wg sync.WaitGroup
 			var h *dialtest.Healthy
 			if retries {
 				wg.Go(func() {
 					time.Sleep(150 * time.Millisecond)
-					r.Close()
 					var err error
 					if h, err = dialtest.ListenHealthy(addr); err != nil {
 						t.Error(err)
@@ -285,7 +292,7 @@ func TestRestartingServerIsReachedByRetries(t *testing.T) {
 				})
 			}
 			start := time.Now()
-			c, err := d.DialContext(t.Context(), "tcp", addr)
+			c, err = d.DialContext(t.Context(), "tcp", addr)
 			took := time.Since(start)
 			wg.Wait()
 			if h != nil {

@@ -17,10 +17,11 @@ import (
 
 // The settings that keep the demonstration short.
 const (
-	// attemptTimeout is dialguard's stall threshold (default 1 s).
+	// attemptTimeout is dialguard's stall threshold (default 500 ms).
 	attemptTimeout = 200 * time.Millisecond
 	// openTimeout is how long the breaker stays open before a probe
-	// (default 5 s); maxOpenTimeout caps its doubling on failed probes.
+	// (default 1 s, jittered); maxOpenTimeout lets it double on failed
+	// probes, up to 2 s (by default it does not).
 	openTimeout    = time.Second
 	maxOpenTimeout = 2 * time.Second
 )
