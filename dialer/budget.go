@@ -4,7 +4,8 @@ import "time"
 
 // retryBudget limits the retries made toward one destination to a fraction
 // of its recent dials plus a small floor, so that a dead destination under
-// load sees about 1+ratio attempts per dial rather than 1+MaxRetries. It
+// load sees at most about 1+ratio attempts per dial rather than 1+MaxRetries
+// (and its breaker soon fails the dials at once). It
 // counts in two consecutive windows of RetryBudgetWindow (the current one
 // and the one before), so "recent" means the last 10 to 20 seconds. Guarded
 // by the destination's mutex.

@@ -67,14 +67,21 @@ func TestRetryBudgetCapsRetriesUnderTotalFailure(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := &script{}
 		f := newFakeNet(map[string]*script{"192.0.2.1:80": s})
-		d := newFakeDialer(t, f, nil, WithoutBreaker(), WithAdmissionLimit(0))
+		// A millisecond between retries keeps all 1000 dials inside one
+		// budget window, so the bound below is the whole budget.
+		d := newFakeDialer(t, f, nil, WithoutBreaker(), WithAdmissionLimit(0),
+			WithBackoff(func() backoff.BackOff { return backoff.NewConstantBackOff(time.Millisecond) }))
 		connectOnce(t, d, "192.0.2.1:80")
 		s.refuse = true
+		start := time.Now()
 		const dials = 1000
 		for range dials {
 			if _, err := d.DialContext(t.Context(), "tcp", "192.0.2.1:80"); err == nil {
 				t.Fatal("dial to a refusing address succeeded")
 			}
+		}
+		if el := time.Since(start); el >= RetryBudgetWindow {
+			t.Fatalf("the dials took %v, more than one budget window", el)
 		}
 		retries := len(f.startTimes()) - 1 - dials
 		n := dials + 1

@@ -18,7 +18,10 @@ import (
 
 // TestConnectTakesTheRoundTrip dials a healthy host over links of 1, 50,
 // 300 and 700 ms with net.Dialer, on both families, and checks that the
-// link adds its round trip, within 10 %, to what a connect costs anyway:
+// link adds its round trip to what a connect costs anyway, within 10 % or
+// a quarter of a millisecond, whichever is more (the lab's calibrated
+// overhead varies by about that much from one Lab to the next on a loaded
+// two-core machine, which only the 1 ms link feels):
 // the median connect time over the link less the median over loopback,
 // dialled in turn with it. (Over loopback net.Dialer takes about 50 µs, and
 // three times that under the race detector: a tenth of the shortest link.)
@@ -61,7 +64,8 @@ func TestConnectTakesTheRoundTrip(t *testing.T) {
 			}
 			added := median(far) - median(near)
 			t.Logf("round trip %v, %v: median connect %v, over loopback %v: the link adds %v", tc.rtt, ip, median(far), median(near), added)
-			if lo, hi := tc.rtt*9/10, tc.rtt*11/10; added < lo || added > hi {
+			slack := max(tc.rtt/10, 250*time.Microsecond)
+			if lo, hi := tc.rtt-slack, tc.rtt+slack; added < lo || added > hi {
 				t.Errorf("round trip %v to %v: the link adds %v to a connect, want within [%v, %v] (all connects: %v)", tc.rtt, ip, added, lo, hi, far)
 			}
 		}

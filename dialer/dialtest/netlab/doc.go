@@ -44,7 +44,8 @@
 //
 // A link adds its configured round trip to a connect within a few percent
 // at 1 ms and within a fraction of a millisecond at 50 to 700 ms (the
-// package's tests check 10 %). The lab's own cost (TUN devices, a relay
+// package's tests check 10 %, or a quarter of a millisecond at 1 ms, where
+// the calibration's own noise shows). The lab's own cost (TUN devices, a relay
 // thread's wake-up, the far kernel's hop: about 100–250 µs on a 2-core
 // virtual machine) is measured when a Lab is made and taken off every link
 // (Lab.Overhead). Each relay thread needs to get a P promptly when it wakes:
