@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/failsafe-go/failsafe-go/timeout"
 
+	"github.com/dialguard/dialguard/breaker"
 	"github.com/dialguard/dialguard/dialer"
 )
 
@@ -23,6 +25,19 @@ import (
 type contender struct {
 	name string
 	new  func(b *testing.B, r *net.Resolver, nd *net.Dialer) dialFunc
+
+	// counting, where the contender has breakers, builds one like new
+	// that adds one to opens whenever one of its breakers opens.
+	counting func(b *testing.B, r *net.Resolver, opens *atomic.Int64) dialFunc
+}
+
+// newCounting builds the contender for a resolver, counting its breakers'
+// openings in opens (net.Dialer has none to count).
+func (c contender) newCounting(b *testing.B, r *net.Resolver, opens *atomic.Int64) dialFunc {
+	if c.counting == nil {
+		return c.new(b, r, nil)
+	}
+	return c.counting(b, r, opens)
 }
 
 // The contenders, in the order they run and are charted.
@@ -30,7 +45,7 @@ var (
 	// stdlib is net.Dialer with defaults: no Timeout, FallbackDelay 300 ms.
 	stdlib = contender{"net.Dialer", func(_ *testing.B, r *net.Resolver, nd *net.Dialer) dialFunc {
 		return netDialer(r, nd, 0).DialContext
-	}}
+	}, nil}
 
 	// stdlibTimeout is net.Dialer bounded by its Timeout (30 s, as
 	// http.DefaultTransport's dialer): what bounding a dial costs in the
@@ -38,21 +53,36 @@ var (
 	// Healthy paths only.
 	stdlibTimeout = contender{"net.Dialer-timeout", func(_ *testing.B, r *net.Resolver, nd *net.Dialer) dialFunc {
 		return netDialer(r, nd, 30*time.Second).DialContext
-	}}
+	}, nil}
 
 	// failsafe300ms and failsafe2s compose failsafe-go policies around
 	// net.Dialer.DialContext; see newFailsafe.
 	failsafe300ms = contender{"failsafe-300ms", func(_ *testing.B, r *net.Resolver, nd *net.Dialer) dialFunc {
-		return newFailsafe(netDialer(r, nd, 0), 300*time.Millisecond)
+		return newFailsafe(netDialer(r, nd, 0), 300*time.Millisecond, nil)
+	}, func(_ *testing.B, r *net.Resolver, opens *atomic.Int64) dialFunc {
+		return newFailsafe(netDialer(r, nil, 0), 300*time.Millisecond, opens)
 	}}
 	failsafe2s = contender{"failsafe-2s", func(_ *testing.B, r *net.Resolver, nd *net.Dialer) dialFunc {
-		return newFailsafe(netDialer(r, nd, 0), 2*time.Second)
+		return newFailsafe(netDialer(r, nd, 0), 2*time.Second, nil)
+	}, func(_ *testing.B, r *net.Resolver, opens *atomic.Int64) dialFunc {
+		return newFailsafe(netDialer(r, nil, 0), 2*time.Second, opens)
 	}}
 
 	// dg is dialguard with defaults (only the resolver, and the counting
-	// net.Dialer where a benchmark counts attempts, are set).
+	// net.Dialer where a benchmark counts attempts, are set). Counting, it
+	// sets only the breakers' OnStateChange, which leaves every other
+	// breaker setting at its default; it counts the openings of both
+	// registries, destinations' and addresses'.
 	dg = contender{"dialguard", func(b *testing.B, r *net.Resolver, nd *net.Dialer) dialFunc {
 		return newDialguard(b, dgOptions(r, nd)...).DialContext
+	}, func(b *testing.B, r *net.Resolver, opens *atomic.Int64) dialFunc {
+		return newDialguard(b, dgOptions(r, nil, dialer.WithBreaker(breaker.Settings{
+			OnStateChange: func(_ string, _, to breaker.State) {
+				if to == breaker.Open {
+					opens.Add(1)
+				}
+			},
+		}))...).DialContext
 	}}
 )
 
@@ -108,8 +138,9 @@ func netDialer(r *net.Resolver, nd *net.Dialer, timeout time.Duration) *net.Dial
 // attempt dials with the execution's context, which the timeout cancels.
 // One executor (one breaker) serves all the dials of one contender
 // instance; benchmarks make a fresh instance per scenario (and per storm),
-// so no breaker state leaks from one scenario into the next.
-func newFailsafe(nd *net.Dialer, limit time.Duration) dialFunc {
+// so no breaker state leaks from one scenario into the next. If opens is
+// not nil, every opening of the breaker adds one to it.
+func newFailsafe(nd *net.Dialer, limit time.Duration, opens *atomic.Int64) dialFunc {
 	rp := retrypolicy.NewBuilder[net.Conn]().
 		WithMaxRetries(3).
 		WithBackoff(50*time.Millisecond, 2*time.Second).
@@ -117,10 +148,13 @@ func newFailsafe(nd *net.Dialer, limit time.Duration) dialFunc {
 		AbortOnErrors(circuitbreaker.ErrOpen, context.Canceled).
 		ReturnLastFailure().
 		Build()
-	cb := circuitbreaker.NewBuilder[net.Conn]().
+	cbb := circuitbreaker.NewBuilder[net.Conn]().
 		WithFailureThreshold(3).
-		WithDelay(5 * time.Second).
-		Build()
+		WithDelay(5 * time.Second)
+	if opens != nil {
+		cbb = cbb.OnOpen(func(circuitbreaker.StateChangedEvent) { opens.Add(1) })
+	}
+	cb := cbb.Build()
 	to := timeout.New[net.Conn](limit)
 	exec := failsafe.With[net.Conn](rp, cb, to)
 	return func(ctx context.Context, network, address string) (net.Conn, error) {

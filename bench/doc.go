@@ -1,9 +1,10 @@
 // Package bench puts dialguard (package dialer) side by side with the
 // standard library's net.Dialer and with failsafe-go policies around
-// net.Dialer, on real loopback sockets. It has no API; it is benchmarks
-// only, in a module of its own (github.com/dialguard/dialguard/bench) so
-// that failsafe-go and gonum/plot stay out of the library's dependency
-// graph. README.md holds the results page.
+// net.Dialer, on real sockets: loopback, and far hosts of the network lab
+// (package netlab). It has no API; it is benchmarks only, in a module of
+// its own (github.com/dialguard/dialguard/bench) so that failsafe-go and
+// gonum/plot stay out of the library's dependency graph. README.md holds
+// the results page.
 //
 // # Contenders
 //
@@ -27,7 +28,8 @@
 //
 // # Running
 //
-// CI runs every scenario once, which takes about 30 s on a two-core machine:
+// CI runs every scenario once, which takes about 70 s on a two-core machine
+// (30 s on loopback, 40 s in the lab):
 //
 //	go test -run '^$' -bench . -benchtime=1x -benchmem ./bench/...
 //
@@ -37,8 +39,26 @@
 //	go test -run '^$' -bench . -benchmem ./bench/ | tee bench/results.txt
 //	go run ./bench/cmd/chart -o bench/results.png bench/results.txt
 //
-// Everything runs on loopback only (127.0.0.0/8 and ::1), on Linux (the
-// stalled listeners and the SYN_SENT counts of package dialtest need it).
+// Everything runs on Linux (the stalled listeners and the SYN_SENT counts
+// of package dialtest need it), on loopback (127.0.0.0/8 and ::1) or in the
+// network lab.
+//
+// # The lab scenarios
+//
+// Loopback answers a SYN in microseconds; users' destinations are 1 to
+// 700 ms away and lose packets. BenchmarkLabFarHost (a healthy host 700 ms
+// away), BenchmarkLabLossy (100 ms, 15 % loss each way),
+// BenchmarkLabIncident (the seed incident over an 80 ms link) and
+// BenchmarkLabLANBlackout (a 1 ms host that goes black under a storm) dial
+// far hosts of package netlab, each in a network namespace of its own
+// behind a delay line. TestMain re-executes the benchmark binary in a
+// network namespace whose only routes are the lab's (netlab.Isolate), so
+// nothing leaves the machine. The lab needs root and /dev/net/tun; without
+// them these four skip, saying what is missing (CI runs as root and fails
+// if they skip). They add about 40 s to a one-iteration run, and report
+// breaker_opens (openings of the contender's breakers per iteration) and,
+// on lossy links, lost_out_frac and lost_in_frac (what the link dropped
+// during the contender's dials) besides the metrics below.
 //
 // # Reading the results
 //

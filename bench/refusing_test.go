@@ -52,7 +52,7 @@ func BenchmarkRefusingHalf(b *testing.B) {
 		runRefusing(b, addr, func(c *attemptCounter) dialFunc { return c.netDialer().DialContext })
 	})
 	b.Run("failsafe-300ms", func(b *testing.B) {
-		runRefusing(b, addr, func(c *attemptCounter) dialFunc { return newFailsafe(c.netDialer(), 300*time.Millisecond) })
+		runRefusing(b, addr, func(c *attemptCounter) dialFunc { return newFailsafe(c.netDialer(), 300*time.Millisecond, nil) })
 	})
 	b.Run("dialguard-no-breaker-retries-0", func(b *testing.B) {
 		runRefusing(b, addr, func(c *attemptCounter) dialFunc {

@@ -97,7 +97,7 @@ func runStorms(b *testing.B, newDial func(*net.Resolver) dialFunc) {
 		st, srv := stallBothFamilies(b)
 		dial := newDial(srv.Resolver())
 		b.StartTimer()
-		r := storm(dial, hostPort("storm.test", st), st)
+		r := storm(dial, hostPort("storm.test", st), st, evenArrivals(stormCallers, stormSpacing))
 		b.StopTimer()
 		srv.Close()
 		if r.connected > 0 {
@@ -147,8 +147,19 @@ func stallBothFamilies(b *testing.B) (uint16, *dialtest.DNSServer) {
 	return 0, nil
 }
 
-// storm runs the callers and samples SYN_SENT toward port while they run.
-func storm(dial dialFunc, addr string, port uint16) stormResult {
+// evenArrivals is the storm's schedule: n callers, one every spacing.
+func evenArrivals(n int, spacing time.Duration) []time.Duration {
+	at := make([]time.Duration, n)
+	for i := range at {
+		at[i] = time.Duration(i) * spacing
+	}
+	return at
+}
+
+// storm runs one caller at each offset of arrivals (from the storm's start,
+// in order), each with a stormDeadline context, and samples SYN_SENT
+// toward port while they run.
+func storm(dial dialFunc, addr string, port uint16, arrivals []time.Duration) stormResult {
 	sampler := dialtest.SampleSynSent(port, 2*time.Millisecond)
 	var (
 		mu  sync.Mutex
@@ -156,9 +167,9 @@ func storm(dial dialFunc, addr string, port uint16) stormResult {
 		wg  sync.WaitGroup
 		beg = time.Now()
 	)
-	r.waits = make([]time.Duration, 0, stormCallers)
-	for i := range stormCallers {
-		time.Sleep(time.Until(beg.Add(time.Duration(i) * stormSpacing)))
+	r.waits = make([]time.Duration, 0, len(arrivals))
+	for _, at := range arrivals {
+		time.Sleep(time.Until(beg.Add(at)))
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), stormDeadline)
 			defer cancel()
