@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/dialguard/dialguard/dialer/dialtest"
 	"github.com/dialguard/dialguard/dialer/dialtest/netlab"
 )
@@ -91,6 +93,15 @@ func newUDPSink(t *testing.T, listen func() (*net.UDPConn, error)) *udpSink {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A receive buffer far larger than the test sends, so that the sink's
+	// socket never drops what the link delivered while its goroutine waits
+	// for a P (under -race on two cores it can wait for milliseconds): the
+	// test compares what arrived with what the link says it dropped.
+	// SO_RCVBUFFORCE passes rmem_max; the lab runs as root.
+	if err := forceReadBuffer(c, 4<<20); err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
 	s := &udpSink{conn: c}
 	s.wg.Add(1)
 	go func() {
@@ -121,6 +132,21 @@ func newUDPSink(t *testing.T, listen func() (*net.UDPConn, error)) *udpSink {
 
 func (s *udpSink) close() { s.conn.Close(); s.wg.Wait() }
 
+// forceReadBuffer sets c's receive buffer to n bytes, past rmem_max.
+func forceReadBuffer(c *net.UDPConn, n int) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, n)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
 func (s *udpSink) counts() (received, reordered int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -138,7 +164,7 @@ func sendSequence(t *testing.T, c net.Conn, n int) {
 		if _, err := c.Write(b[:]); err != nil {
 			t.Fatal(err)
 		}
-		if i%50 == 49 {
+		if i%20 == 19 {
 			time.Sleep(time.Millisecond)
 		}
 	}
