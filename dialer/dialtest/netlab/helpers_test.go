@@ -28,6 +28,14 @@ func dialTime(t *testing.T, address string, timeout time.Duration) (time.Duratio
 	return el, err
 }
 
+// quartile returns the lower quartile of ds: what a connect costs when the
+// machine does not get in its way (load only ever adds to a connect).
+func quartile(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/4]
+}
+
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
