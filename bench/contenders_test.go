@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,17 +29,90 @@ type contender struct {
 	new  func(b *testing.B, r *net.Resolver, nd *net.Dialer) dialFunc
 
 	// counting, where the contender has breakers, builds one like new
-	// that adds one to opens whenever one of its breakers opens.
-	counting func(b *testing.B, r *net.Resolver, opens *atomic.Int64) dialFunc
+	// that tells w whenever one of its breakers opens.
+	counting func(b *testing.B, r *net.Resolver, w *breakerWatch) dialFunc
 }
 
-// newCounting builds the contender for a resolver, counting its breakers'
-// openings in opens (net.Dialer has none to count).
-func (c contender) newCounting(b *testing.B, r *net.Resolver, opens *atomic.Int64) dialFunc {
+// newCounting builds the contender for a resolver, telling w of its
+// breakers' openings (net.Dialer has none).
+func (c contender) newCounting(b *testing.B, r *net.Resolver, w *breakerWatch) dialFunc {
 	if c.counting == nil {
 		return c.new(b, r, nil)
 	}
-	return c.counting(b, r, opens)
+	return c.counting(b, r, w)
+}
+
+// breakerWatch counts a contender's breaker openings and notes when the
+// first one came; for dialguard it also keeps when each attempt started,
+// so that suspicion can be read off: how soon into a round a second
+// address was started beside the first.
+type breakerWatch struct {
+	opens     atomic.Int64
+	firstOpen atomic.Int64 // UnixNano; 0 until a breaker opens
+
+	mu     sync.Mutex
+	starts map[roundKey][]time.Time
+}
+
+// roundKey names one round of one dial.
+type roundKey struct {
+	dial time.Time
+	try  int
+}
+
+func (w *breakerWatch) opened() {
+	w.opens.Add(1)
+	w.firstOpen.CompareAndSwap(0, time.Now().UnixNano())
+}
+
+// attempted keeps an attempt's start (attempts skipped by an open breaker
+// were never started).
+func (w *breakerWatch) attempted(ai dialer.AttemptInfo) {
+	if ai.Outcome == dialer.Skipped {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.starts == nil {
+		w.starts = make(map[roundKey][]time.Time)
+	}
+	k := roundKey{ai.DialStart, ai.Try}
+	w.starts[k] = append(w.starts[k], ai.Start)
+}
+
+// forget drops the starts kept so far.
+func (w *breakerWatch) forget() {
+	w.mu.Lock()
+	w.starts = nil
+	w.mu.Unlock()
+}
+
+// suspectAfter returns the shortest time, over the rounds seen, from a
+// round's first attempt to its second, and whether any round had two.
+func (w *breakerWatch) suspectAfter() (time.Duration, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	best, ok := time.Duration(0), false
+	for _, starts := range w.starts {
+		if len(starts) < 2 {
+			continue
+		}
+		slices.SortFunc(starts, time.Time.Compare)
+		if gap := starts[1].Sub(starts[0]); !ok || gap < best {
+			best, ok = gap, true
+		}
+	}
+	return best, ok
+}
+
+// firstOpenSince returns how long after t0 the first breaker opened, and
+// whether one did.
+func (w *breakerWatch) firstOpenSince(t0 time.Time) (time.Duration, bool) {
+	at := w.firstOpen.Load()
+	if at == 0 {
+		return 0, false
+	}
+	return time.Unix(0, at).Sub(t0), true
 }
 
 // The contenders, in the order they run and are charted.
@@ -59,13 +134,13 @@ var (
 	// net.Dialer.DialContext; see newFailsafe.
 	failsafe300ms = contender{"failsafe-300ms", func(_ *testing.B, r *net.Resolver, nd *net.Dialer) dialFunc {
 		return newFailsafe(netDialer(r, nd, 0), 300*time.Millisecond, nil)
-	}, func(_ *testing.B, r *net.Resolver, opens *atomic.Int64) dialFunc {
-		return newFailsafe(netDialer(r, nil, 0), 300*time.Millisecond, opens)
+	}, func(_ *testing.B, r *net.Resolver, w *breakerWatch) dialFunc {
+		return newFailsafe(netDialer(r, nil, 0), 300*time.Millisecond, w)
 	}}
 	failsafe2s = contender{"failsafe-2s", func(_ *testing.B, r *net.Resolver, nd *net.Dialer) dialFunc {
 		return newFailsafe(netDialer(r, nd, 0), 2*time.Second, nil)
-	}, func(_ *testing.B, r *net.Resolver, opens *atomic.Int64) dialFunc {
-		return newFailsafe(netDialer(r, nil, 0), 2*time.Second, opens)
+	}, func(_ *testing.B, r *net.Resolver, w *breakerWatch) dialFunc {
+		return newFailsafe(netDialer(r, nil, 0), 2*time.Second, w)
 	}}
 
 	// dg is dialguard with defaults (only the resolver, and the counting
@@ -75,14 +150,14 @@ var (
 	// registries, destinations' and addresses'.
 	dg = contender{"dialguard", func(b *testing.B, r *net.Resolver, nd *net.Dialer) dialFunc {
 		return newDialguard(b, dgOptions(r, nd)...).DialContext
-	}, func(b *testing.B, r *net.Resolver, opens *atomic.Int64) dialFunc {
+	}, func(b *testing.B, r *net.Resolver, w *breakerWatch) dialFunc {
 		return newDialguard(b, dgOptions(r, nil, dialer.WithBreaker(breaker.Settings{
 			OnStateChange: func(_ string, _, to breaker.State) {
 				if to == breaker.Open {
-					opens.Add(1)
+					w.opened()
 				}
 			},
-		}))...).DialContext
+		}), dialer.WithAttemptObserver(w.attempted))...).DialContext
 	}}
 )
 
@@ -138,9 +213,9 @@ func netDialer(r *net.Resolver, nd *net.Dialer, timeout time.Duration) *net.Dial
 // attempt dials with the execution's context, which the timeout cancels.
 // One executor (one breaker) serves all the dials of one contender
 // instance; benchmarks make a fresh instance per scenario (and per storm),
-// so no breaker state leaks from one scenario into the next. If opens is
-// not nil, every opening of the breaker adds one to it.
-func newFailsafe(nd *net.Dialer, limit time.Duration, opens *atomic.Int64) dialFunc {
+// so no breaker state leaks from one scenario into the next. If w is not
+// nil, it is told of every opening of the breaker.
+func newFailsafe(nd *net.Dialer, limit time.Duration, w *breakerWatch) dialFunc {
 	rp := retrypolicy.NewBuilder[net.Conn]().
 		WithMaxRetries(3).
 		WithBackoff(50*time.Millisecond, 2*time.Second).
@@ -151,8 +226,8 @@ func newFailsafe(nd *net.Dialer, limit time.Duration, opens *atomic.Int64) dialF
 	cbb := circuitbreaker.NewBuilder[net.Conn]().
 		WithFailureThreshold(3).
 		WithDelay(5 * time.Second)
-	if opens != nil {
-		cbb = cbb.OnOpen(func(circuitbreaker.StateChangedEvent) { opens.Add(1) })
+	if w != nil {
+		cbb = cbb.OnOpen(func(circuitbreaker.StateChangedEvent) { w.opened() })
 	}
 	cb := cbb.Build()
 	to := timeout.New[net.Conn](limit)

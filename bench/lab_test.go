@@ -164,10 +164,10 @@ func runLabDials(b *testing.B, dest labDest, dials, workers int, deadline time.D
 			out0, in0 := dest.host.Link().Stats()
 			for range b.N {
 				b.StopTimer()
-				var opens atomic.Int64
-				dial := c.newCounting(b, dest.resolver, &opens)
+				var w breakerWatch
+				dial := c.newCounting(b, dest.resolver, &w)
 				b.StartTimer()
-				sums.add(dialLab(dial, dest, dials, workers, deadline), opens.Load())
+				sums.add(dialLab(dial, dest, dials, workers, deadline), w.opens.Load())
 			}
 			out1, in1 := dest.host.Link().Stats()
 			if loss := dest.host.Link().Config().Out.Loss; loss > 0 {
@@ -187,6 +187,15 @@ func dropShare(before, after netlab.Stats) float64 {
 		return 0
 	}
 	return float64(after.Dropped-before.Dropped) / float64(seen)
+}
+
+// meanOf returns the mean of xs.
+func meanOf(xs []float64) float64 {
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(len(xs))
 }
 
 // newBenchLab is netlab.NewLab for the lab scenarios.
@@ -259,7 +268,10 @@ func blackoutArrivals() []time.Duration {
 // goes black and 300 callers come, 50 at once and 250 over one second,
 // each with a 1.5 s deadline. Reported as BenchmarkStallStorm does
 // (syn_sent, mean-wait-ms, p99-wait-ms, circuit_open_frac, fastfail_frac),
-// with breaker_opens: a destination whose round trip is 1 ms has shown
+// with breaker_opens, open-ms (how long after the link went black the
+// contender's first breaker opened, where one did) and, for dialguard,
+// suspect-ms (the shortest time, in any round of the storm's dials, from
+// its first attempt to its second: when the first became suspect). A destination whose round trip is 1 ms has shown
 // within milliseconds that it stopped answering, and every socket left in
 // SYN_SENT and every millisecond a caller waits past that is the
 // contender's choice.
@@ -271,22 +283,25 @@ func BenchmarkLabLANBlackout(b *testing.B) {
 	for _, c := range contenders {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			var peak, meanWait, p99Wait, circuitOpen, fastFail float64
-			var opens atomic.Int64
+			var peak, meanWait, p99Wait, circuitOpen, fastFail, opens float64
+			var openMS, suspectMS []float64
 			for range b.N {
 				b.StopTimer()
 				if err := link.Set(healthy); err != nil {
 					b.Fatal(err)
 				}
-				dial := c.newCounting(b, dest.resolver, &opens)
+				var w breakerWatch
+				dial := c.newCounting(b, dest.resolver, &w)
 				for range blackoutWarm {
 					if _, err := dialTimed(dial, dest.address, time.Second); err != nil {
 						b.Fatalf("warm-up dial over the healthy link: %v", err)
 					}
 				}
+				w.forget() // the warm-up's rounds are not the outage's
 				if err := link.Set(healthy.Black()); err != nil {
 					b.Fatal(err)
 				}
+				black := time.Now()
 				b.StartTimer()
 				r := storm(dial, dest.address, dest.port, blackoutArrivals())
 				b.StopTimer()
@@ -296,6 +311,13 @@ func BenchmarkLabLANBlackout(b *testing.B) {
 				if r.otherErrs > 0 && r.firstOtherError != nil {
 					b.Logf("%d callers failed with an error other than a timeout or an open breaker, first: %v", r.otherErrs, r.firstOtherError)
 				}
+				if at, ok := w.firstOpenSince(black); ok {
+					openMS = append(openMS, ms(at))
+				}
+				if at, ok := w.suspectAfter(); ok {
+					suspectMS = append(suspectMS, ms(at))
+				}
+				opens += float64(w.opens.Load())
 				n := float64(len(r.waits))
 				peak += float64(r.peakSynSent)
 				meanWait += ms(mean(r.waits))
@@ -313,7 +335,13 @@ func BenchmarkLabLANBlackout(b *testing.B) {
 			b.ReportMetric(p99Wait/n, "p99-wait-ms")
 			b.ReportMetric(circuitOpen/n, "circuit_open_frac")
 			b.ReportMetric(fastFail/n, "fastfail_frac")
-			b.ReportMetric(float64(opens.Load())/n, "breaker_opens")
+			b.ReportMetric(opens/n, "breaker_opens")
+			if len(openMS) > 0 {
+				b.ReportMetric(meanOf(openMS), "open-ms")
+			}
+			if len(suspectMS) > 0 {
+				b.ReportMetric(meanOf(suspectMS), "suspect-ms")
+			}
 			b.ReportMetric(0, "ns/op")
 		})
 	}

@@ -21,13 +21,15 @@ const (
 	// unreachable; in a TLS dial also a connection dropped during the TLS
 	// handshake).
 	Failed
-	// Stalled: the attempt reached the attempt timeout unanswered, or, in a
+	// Stalled: the attempt reached its stall bound unanswered (see
+	// WithAttemptTimeout), or, in a
 	// TLS dial, the handshake reached the handshake timeout (its error then
 	// matches ErrHandshakeTimeout as well as ErrAttemptTimeout).
 	Stalled
 	// LostSlow: a sibling won while this attempt had been unanswered for
-	// longer than the attempt delay. Like a stall, it is remembered against
-	// the address.
+	// longer than its attempt delay (it was suspect). It is remembered
+	// against the address, so the next dial starts elsewhere, but not
+	// charged to any breaker: it was never confirmed as a stall.
 	LostSlow
 	// Lost: a sibling won before the attempt delay ran out; neutral.
 	Lost
@@ -110,10 +112,11 @@ type attemptResult struct {
 	elapsed   time.Duration
 	handshake time.Duration // of elapsed, the TLS handshake
 	outcome   AttemptOutcome
+	timing    attemptTiming // how the attempt was timed
 }
 
-// attempt dials addr (key is its text) once, bounded by the attempt
-// timeout and the dial's deadline, and classifies the result. In a TLS dial
+// attempt dials addr (key is its text) once, bounded by its stall bound
+// (tm) and the dial's deadline, and classifies the result. In a TLS dial
 // (b.tls set) the handshake is part of the attempt: the outcome recorded for
 // the address and the destination is the outcome of TCP and TLS together,
 // so a server that accepts and then stalls in TLS is a stall, not a
@@ -121,16 +124,16 @@ type attemptResult struct {
 // race from the caller's cancellation. reusable, when not nil, is space for
 // the attempt's context that nothing keeps after the attempt (see
 // attemptCtx); otherwise the attempt gets a context of its own.
-func (d *Dialer) attempt(ctx context.Context, reusable *attemptCtx, b bounds, addr netip.AddrPort, key string) attemptResult {
+func (d *Dialer) attempt(ctx context.Context, reusable *attemptCtx, b bounds, addr netip.AddrPort, key string, tm attemptTiming) attemptResult {
 	start := time.Now()
-	limit, limitCause := start.Add(d.cfg.attemptTimeout), d.stallErr
+	limit, stalls := start.Add(tm.stallAfter), true
 	if !b.deadline.After(limit) {
-		limit, limitCause = b.deadline, b.expired
+		limit, stalls = b.deadline, false
 	}
 	actx, cancel := d.attemptContext(ctx, reusable, limit)
 	conn, err := d.dialAddr(actx, b.network, addr, key)
 	cancel()
-	res := attemptResult{addr: addr, conn: conn, err: err, start: start, elapsed: time.Since(start)}
+	res := attemptResult{addr: addr, conn: conn, err: err, start: start, elapsed: time.Since(start), timing: tm}
 	if err == nil {
 		if b.tls != nil {
 			d.handshake(ctx, b, &res)
@@ -143,6 +146,10 @@ func (d *Dialer) attempt(ctx context.Context, reusable *attemptCtx, b bounds, ad
 		// The policy's second check, in Control: no connect was made.
 		res.outcome = Skipped
 		return res
+	}
+	limitCause := b.expired
+	if stalls {
+		limitCause = d.stallErrFor(tm.stallAfter)
 	}
 	cause, ended := context.Cause(ctx), ctx.Err()
 	switch {
@@ -163,6 +170,15 @@ func (d *Dialer) attempt(ctx context.Context, reusable *attemptCtx, b bounds, ad
 	return res
 }
 
+// stallErrFor is the cause of an attempt that stalled after bound: the
+// Dialer's own, boxed once, when the bound is fixed (WithAttemptTimeout).
+func (d *Dialer) stallErrFor(bound time.Duration) error {
+	if bound == d.cfg.attemptTimeout {
+		return d.stallErr
+	}
+	return stallError{bound}
+}
+
 // classifyCut sets the outcome of an attempt that its context cut short,
 // from the context's cause: a stall (the attempt or handshake timeout), a
 // lost race, or the caller's cancellation or deadline.
@@ -175,7 +191,7 @@ func (d *Dialer) classifyCut(res *attemptResult, cause, ended error) {
 		res.outcome = Lost
 		// Only a TCP connect that went unanswered past the attempt delay is
 		// evidence against the address; a connected TLS attempt answered.
-		if res.elapsed >= d.cfg.attemptDelay && res.handshake == 0 {
+		if res.elapsed >= res.timing.delay && res.handshake == 0 {
 			res.outcome = LostSlow
 		}
 	default:

@@ -33,6 +33,16 @@ type destination struct {
 	promptAt time.Time
 	slowAt   time.Time // when asking for both at once last ran out
 
+	// Timing (timing.go): the destination's handshakes, all addresses
+	// together and per address (bounded like the stall memory), when one
+	// was last answered late for its history, and, for admission, when an
+	// attempt last got an answer and since when dials have been in flight.
+	rtt, tlsRTT rtt
+	addrRTT     map[netip.AddrPort]rtt
+	lateAt      time.Time
+	answeredAt  time.Time
+	busySince   time.Time
+
 	inFlight int
 	wake     chan struct{} // closed to wake admission waiters; nil if none wait
 
@@ -93,9 +103,61 @@ func (dst *destination) addrKey(a netip.AddrPort) string {
 // recordWinner remembers that a connected, so the next dial starts with it.
 func (dst *destination) recordWinner(a netip.AddrPort, now time.Time) {
 	dst.mu.Lock()
-	dst.winner, dst.winnerAt, dst.lastSuccess = a, now, now
+	dst.winner, dst.winnerAt, dst.lastSuccess, dst.answeredAt = a, now, now, now
 	delete(dst.stalled, a)
 	dst.wakeLocked()
+	dst.mu.Unlock()
+}
+
+// estimate returns the estimate an attempt to a is timed by: a's own if it
+// has one within ttl, else the destination's; lossy reports a late answer
+// within ttl.
+func (dst *destination) estimate(a netip.AddrPort, now time.Time, ttl time.Duration) (e rtt, lossy, ok bool) {
+	dst.mu.Lock()
+	defer dst.mu.Unlock()
+	lossy = !dst.lateAt.IsZero() && now.Sub(dst.lateAt) < ttl
+	if e, ok := dst.addrRTT[a]; ok && e.known(now, ttl) {
+		return e, lossy, true
+	}
+	if dst.rtt.known(now, ttl) {
+		return dst.rtt, lossy, true
+	}
+	return rtt{}, lossy, false
+}
+
+// learn folds one connected attempt to a into the estimates (a TLS
+// handshake of tls, when there was one, into its own) and returns how many
+// samples the destination's estimate holds. A handshake that was answered
+// only after the kernel's SYN retransmission, or late for its history,
+// marks the destination lossy; the former is left out of the estimates.
+func (dst *destination) learn(a netip.AddrPort, tcp, tls time.Duration, late bool, now time.Time) int {
+	dst.mu.Lock()
+	defer dst.mu.Unlock()
+	if late || dst.rtt.retransmitted(tcp) {
+		dst.lateAt = now
+	}
+	if !dst.rtt.retransmitted(tcp) {
+		dst.rtt.add(tcp, now)
+		if dst.addrRTT == nil || len(dst.addrRTT) >= maxStalledPerDestination {
+			dst.addrRTT = make(map[netip.AddrPort]rtt)
+		}
+		e := dst.addrRTT[a]
+		if !e.retransmitted(tcp) {
+			e.add(tcp, now)
+			dst.addrRTT[a] = e
+		}
+	}
+	if tls > 0 {
+		dst.tlsRTT.add(tls, now)
+	}
+	return dst.rtt.samples
+}
+
+// answered notes that an attempt got an answer (connected or refused): the
+// destination is alive, whatever the answer.
+func (dst *destination) answered(now time.Time) {
+	dst.mu.Lock()
+	dst.answeredAt = now
 	dst.mu.Unlock()
 }
 
@@ -223,13 +285,34 @@ func (dst *destination) admit(ctx context.Context, deadline time.Time, expired e
 	return dst.waitToEnter(ctx, deadline, expired, limit, ttl, breakers, key)
 }
 
-// enterLocked takes a slot if the dial may go now.
+// enterLocked takes a slot if the dial may go now: within the limit, or
+// past it while the destination is answering, and answering within its
+// history.
 func (dst *destination) enterLocked(now time.Time, limit int, ttl time.Duration) bool {
-	if limit == 0 || dst.inFlight < limit || dst.answeringLocked(now, ttl) {
+	if limit == 0 || dst.inFlight < limit || (dst.answeringLocked(now, ttl) && !dst.overdueLocked(now, ttl)) {
+		if dst.inFlight == 0 {
+			dst.busySince = now
+		}
 		dst.inFlight++
 		return true
 	}
 	return false
+}
+
+// overdueLocked reports whether the destination's dials in flight have had
+// no answer for longer than its history predicts (its suspicion delay):
+// the first sign that it stopped answering, seen before any attempt has
+// run into its stall bound.
+func (dst *destination) overdueLocked(now time.Time, ttl time.Duration) bool {
+	if dst.inFlight == 0 || !dst.rtt.known(now, ttl) {
+		return false
+	}
+	lossy := !dst.lateAt.IsZero() && now.Sub(dst.lateAt) < ttl
+	since := dst.busySince
+	if dst.answeredAt.After(since) {
+		since = dst.answeredAt
+	}
+	return now.Sub(since) > timingOf(&dst.rtt, lossy).delay
 }
 
 // waitToEnter is admission's slow path: the destination is not answering

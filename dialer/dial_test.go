@@ -110,8 +110,10 @@ func TestIncidentOnlyTheFirstDialPaysTheAttemptDelay(t *testing.T) {
 			t.Errorf("later dial attempted %v (%v); want only %v", a.Address, a.Outcome, healthy)
 		}
 	}
-	if st, ok := d.AddressState(netip.AddrPortFrom(v6loop, ds.Port)); !ok || st.Counts.Failures != 1 {
-		t.Errorf("stalled ::1 breaker = %+v, %v; want one failure recorded", st, ok)
+	// ::1 lost the first race while suspect: the memory keeps it out, but
+	// it was never confirmed as a stall, so its breaker was not charged.
+	if st, ok := d.AddressState(netip.AddrPortFrom(v6loop, ds.Port)); !ok || st.Counts.Failures != 0 {
+		t.Errorf("stalled ::1 breaker = %+v, %v; want no failure: a lost race is not a stall", st, ok)
 	}
 }
 
@@ -200,6 +202,10 @@ func TestCancelDuringAStallReturnsAtOnce(t *testing.T) {
 func TestDeadlinesBoundTheDial(t *testing.T) {
 	s := dialtest.NewStalled(t, "127.0.0.1:0")
 	oneAttempt := []dialer.Option{dialer.WithAttemptTimeout(300 * time.Millisecond), dialer.WithMaxRetries(0)}
+	// Attempts that outlast the deadline, so that the deadline ends the
+	// dial (a loopback stall is otherwise confirmed after 100 ms, and the
+	// retries stop early when their wait would cross the deadline).
+	longAttempts := []dialer.Option{dialer.WithAttemptTimeout(10 * time.Second)}
 	cases := []struct {
 		name    string
 		opts    []dialer.Option
@@ -209,10 +215,10 @@ func TestDeadlinesBoundTheDial(t *testing.T) {
 		// the attempt's deadline must still reach the socket.
 		uncancellable bool
 	}{
-		{"the context's deadline", nil, 300 * time.Millisecond, 300 * time.Millisecond, false},
-		{"WithTimeout", []dialer.Option{dialer.WithTimeout(300 * time.Millisecond)}, 0, 300 * time.Millisecond, false},
+		{"the context's deadline", longAttempts, 300 * time.Millisecond, 300 * time.Millisecond, false},
+		{"WithTimeout", append([]dialer.Option{dialer.WithTimeout(300 * time.Millisecond)}, longAttempts...), 0, 300 * time.Millisecond, false},
 		{"the attempt timeout, without retries", oneAttempt, 0, 300 * time.Millisecond, false},
-		{"WithTimeout, context.Background", []dialer.Option{dialer.WithTimeout(300 * time.Millisecond)}, 0, 300 * time.Millisecond, true},
+		{"WithTimeout, context.Background", append([]dialer.Option{dialer.WithTimeout(300 * time.Millisecond)}, longAttempts...), 0, 300 * time.Millisecond, true},
 		{"the attempt timeout, context.Background", oneAttempt, 0, 300 * time.Millisecond, true},
 	}
 	for _, tc := range cases {

@@ -45,6 +45,10 @@ type Dialer struct {
 	// dialAddr makes one attempt; tests replace it to drive the race inside
 	// a testing/synctest bubble.
 	dialAddr attemptFunc
+
+	// priors is what the process has seen of each family and class of
+	// address (timing.go).
+	priors priors
 }
 
 // New returns a Dialer configured by opts, applied in order. Each option
@@ -351,7 +355,7 @@ func (r *race) single(ctx context.Context, own bool, a netip.AddrPort, key strin
 	if !own && ctx.Done() != nil {
 		reusable = nil
 	}
-	res := r.d.attempt(ctx, reusable, r.c.bounds(), a, key)
+	res := r.d.attempt(ctx, reusable, r.c.bounds(), a, key, r.d.timing(r.c.dst, a, time.Now()))
 	r.settle(&res)
 	if res.conn != nil {
 		return res.conn, nil

@@ -8,15 +8,17 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"time"
+	"strings"
 
 	"github.com/dialguard/dialguard/dialer"
 	"github.com/dialguard/dialguard/dialer/dialtest"
 )
 
 // The incident on loopback: "incident.test" resolves to ::1, which never
-// answers the SYN, and to 127.0.0.1, which does. The first dial pays the
-// attempt delay once; the next one goes straight to the address that won.
+// answers the SYN, and to 127.0.0.1, which does. The first dial tries ::1,
+// suspects it once it is overdue for a loopback path (10 ms), and connects
+// to 127.0.0.1 beside it; the next one goes straight to the address that
+// won.
 func Example() {
 	ds, err := dialtest.ListenDualStack() // stalled [::1]:P, healthy 127.0.0.1:P
 	if err != nil {
@@ -27,26 +29,28 @@ func Example() {
 	res := dialtest.NewResolver(map[string]dialtest.Host{
 		"incident.test": {IPv6: []netip.Addr{netip.MustParseAddr("::1")}, IPv4: []netip.Addr{netip.MustParseAddr("127.0.0.1")}},
 	})
-	d, err := dialer.New(dialer.WithResolver(res))
+	var attempts []string // in the order they ended; the observer runs in the dialing goroutine
+	d, err := dialer.New(dialer.WithResolver(res), dialer.WithAttemptObserver(func(ai dialer.AttemptInfo) {
+		attempts = append(attempts, fmt.Sprintf("%v %v", ai.Address.Addr(), ai.Outcome))
+	}))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	address := net.JoinHostPort("incident.test", strconv.Itoa(int(ds.Port)))
 	for i := 1; i <= 2; i++ {
-		start := time.Now()
+		attempts = attempts[:0]
 		c, err := d.DialContext(context.Background(), "tcp", address)
 		if err != nil {
 			fmt.Println(err)
 			return
 		}
-		paid := time.Since(start) >= dialer.DefaultAttemptDelay
-		fmt.Printf("dial %d: %s, paid the attempt delay: %v\n", i, c.RemoteAddr().(*net.TCPAddr).IP, paid)
+		fmt.Printf("dial %d: %s (attempts: %s)\n", i, c.RemoteAddr().(*net.TCPAddr).IP, strings.Join(attempts, ", "))
 		c.Close()
 	}
 	// Output:
-	// dial 1: 127.0.0.1, paid the attempt delay: true
-	// dial 2: 127.0.0.1, paid the attempt delay: false
+	// dial 1: 127.0.0.1 (attempts: 127.0.0.1 connected, ::1 lost-slow)
+	// dial 2: 127.0.0.1 (attempts: 127.0.0.1 connected)
 }
 
 // A service that fetches user-supplied URLs must not be turned against its

@@ -2,6 +2,7 @@ package dialer
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/dialguard/dialguard/breaker"
 )
@@ -32,4 +33,35 @@ func (d *Dialer) AddressState(addr netip.AddrPort) (breaker.Snapshot, bool) {
 		return s, true
 	}
 	return d.destBreakers.Snapshot(addr.String())
+}
+
+// DestinationTiming returns what the dialer has learnt of a destination's
+// handshakes (given as DestinationState takes it), and how its next attempt
+// would be timed: the basis of the attempt delay and the stall bound (see
+// WithAttemptDelay and WithAttemptTimeout). The second result is false
+// when the destination has connected no handshake within the memory's ttl
+// (WithStallMemory), or is forgotten; its attempts are then timed by their
+// address's class.
+func (d *Dialer) DestinationTiming(destination string) (Timing, bool) {
+	if t, err := parseTarget("tcp", destination); err == nil {
+		destination = t.key
+	}
+	dst, ok := d.dests.peek(destination)
+	if !ok {
+		return Timing{}, false
+	}
+	now := time.Now()
+	dst.mu.Lock()
+	e, tlsE, lateAt := dst.rtt, dst.tlsRTT, dst.lateAt
+	dst.mu.Unlock()
+	if !e.known(now, d.cfg.memoryTTL) {
+		return Timing{}, false
+	}
+	lossy := !lateAt.IsZero() && now.Sub(lateAt) < d.cfg.memoryTTL
+	tm := d.fixed(timingOf(&e, lossy))
+	return Timing{
+		SRTT: e.srtt, RTTVar: e.rttvar, Samples: e.samples,
+		TLSSRTT: tlsE.srtt, TLSSamples: tlsE.samples,
+		AttemptDelay: tm.delay, StallAfter: tm.stallAfter, Lossy: lossy,
+	}, true
 }

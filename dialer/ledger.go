@@ -29,10 +29,11 @@ import (
 //     it is a configuration problem, not an outage, and it ends the dial
 //     without a retry (rejected).
 //   - Cancellation by the caller, a deadline that cut an attempt short,
-//     and losing a race within the attempt delay are neutral. Losing a race
-//     after waiting past the attempt delay counts against the address (it is
-//     the incident's stalled ::1) but not against the destination, which
-//     answered.
+//     and losing a race are neutral. An attempt that lost after running
+//     past its attempt delay (LostSlow: the incident's stalled ::1) was
+//     suspect, never confirmed: the memory puts its address last for the
+//     next dials, but no breaker is charged, so a lossy path whose SYNs are
+//     sometimes lost is not cut off by the races it loses.
 //
 // Each breaker ticket (Allow) records exactly one outcome, so a ticket spent
 // on a stall is taken again for the next round, and a retry whose breaker
@@ -154,8 +155,6 @@ func (l *ledger) attempted(r *attemptResult) {
 				l.spendDest(breaker.Failure)
 			}
 		}
-	case LostSlow:
-		e.spend(breaker.Failure)
 	case Failed:
 		e.refused = true
 		l.destRefused = true

@@ -19,25 +19,28 @@ const (
 	// carries no earlier deadline (http.DefaultTransport uses 30 s).
 	DefaultTimeout = 30 * time.Second
 
-	// DefaultAttemptTimeout bounds one handshake to one address. An attempt
-	// that reaches it is a stall. Half a second is half of Linux's initial
-	// SYN retransmission timeout: a handshake still unanswered by then has
-	// most likely lost its SYN or is talking to a host that drops SYNs, and
-	// a fresh attempt (another address, or a retry) does better than waiting
-	// for the kernel's retransmission. It is also what lets the defaults cut
-	// off a stall storm within about half a second. Round trips above a few
-	// hundred milliseconds (geostationary satellite links) need a larger
-	// value.
-	DefaultAttemptTimeout = 500 * time.Millisecond
+	// DefaultAttemptTimeout is the stall bound of an attempt to an address
+	// the dialer knows nothing about: no handshake of its own, and not
+	// loopback. An attempt unanswered by then is a stall, charged to the
+	// breakers. Two seconds let the kernel's first SYN retransmission (at
+	// 1 s) be answered over a path of up to a second's round trip, so a
+	// healthy far host (700 ms) or a lost SYN is never taken for a dead
+	// host. Once an address has answered, its own history times it: see
+	// WithAttemptTimeout.
+	DefaultAttemptTimeout = 2 * time.Second
 
 	// DefaultAttemptDelay is RFC 8305's recommended Connection Attempt Delay
-	// (section 5): the next address is tried when the running attempt has
-	// not answered within it.
+	// (section 5), used where the dialer has no round trip to go by: the
+	// next address is tried when the running attempt has not answered
+	// within it. With history the delay comes from the estimate; see
+	// WithAttemptDelay.
 	DefaultAttemptDelay = 250 * time.Millisecond
 
-	// MinAttemptDelay is RFC 8305's lower bound on the Connection Attempt
-	// Delay (section 5).
+	// MinAttemptDelay and MaxAttemptDelay are RFC 8305's bounds on the
+	// Connection Attempt Delay (section 5); a delay from history is kept
+	// within them.
 	MinAttemptDelay = 10 * time.Millisecond
+	MaxAttemptDelay = 2 * time.Second
 
 	// DefaultResolutionDelay is RFC 8305's Resolution Delay (section 3): how
 	// long to wait for the AAAA answer once the A answer is in.
@@ -105,8 +108,8 @@ type config struct {
 	logger          *zap.Logger
 	netDialer       net.Dialer
 	timeout         time.Duration
-	attemptTimeout  time.Duration
-	attemptDelay    time.Duration
+	attemptTimeout  time.Duration // zero: learnt per destination (timing.go)
+	attemptDelay    time.Duration // zero: learnt per destination
 	resolutionDelay time.Duration
 	memoryTTL       time.Duration
 	memorySize      int
@@ -131,8 +134,6 @@ func defaultConfig() config {
 		resolver:        net.DefaultResolver,
 		logger:          zap.NewNop(),
 		timeout:         DefaultTimeout,
-		attemptTimeout:  DefaultAttemptTimeout,
-		attemptDelay:    DefaultAttemptDelay,
 		resolutionDelay: DefaultResolutionDelay,
 		memoryTTL:       DefaultMemoryTTL,
 		memorySize:      DefaultMemorySize,
@@ -206,9 +207,18 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithAttemptTimeout bounds one handshake to one address; an attempt that
-// reaches it is a stall and counts against the address and the destination.
-// The default is DefaultAttemptTimeout (500 ms). It must be positive.
+// WithAttemptTimeout fixes the bound of one handshake to one address, for
+// every address; an attempt that reaches it is a stall and counts against
+// the address and the destination. It must be positive.
+//
+// By default the bound is learnt per destination (timing.go): ten times
+// the retransmission timeout its handshakes have shown (RFC 6298's srtt +
+// 4 rttvar), at least 100 ms, and at least the kernel's SYN retransmission
+// (1 s) plus two timeouts where ten times would come near it or the path
+// has lost a SYN recently; at most 15 s. Loopback without history: 100 ms.
+// Any other address without history: DefaultAttemptTimeout (2 s). So a
+// LAN host answering in a millisecond is given up on after 100 ms, and a
+// host 700 ms away after seconds, not at its first handshake.
 func WithAttemptTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -219,10 +229,19 @@ func WithAttemptTimeout(d time.Duration) Option {
 	}
 }
 
-// WithAttemptDelay sets RFC 8305's Connection Attempt Delay: how long an
+// WithAttemptDelay fixes RFC 8305's Connection Attempt Delay: how long an
 // attempt may go unanswered before the next address is tried alongside it.
-// The default is DefaultAttemptDelay (250 ms); values below MinAttemptDelay
-// (10 ms) are an error, as the RFC sets that floor.
+// Values below MinAttemptDelay (10 ms) are an error, as the RFC sets that
+// floor.
+//
+// By default the delay comes from history, as RFC 8305 section 5
+// recommends: the retransmission timeout of the address's (or its
+// destination's) handshakes, within MinAttemptDelay and MaxAttemptDelay;
+// 10 ms for loopback without history; for other addresses without history,
+// that of what the process has seen of their family and class (private and
+// link-local, public), or DefaultAttemptDelay (250 ms) before it has seen
+// any. An attempt past its delay is suspect: the next address starts
+// beside it and the destination's admission limit engages.
 func WithAttemptDelay(d time.Duration) Option {
 	return func(c *config) error {
 		if d < MinAttemptDelay {

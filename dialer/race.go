@@ -10,7 +10,8 @@ import (
 
 // race runs RFC 8305 section 5 over the ordered candidates: one attempt at a
 // time, the next one started when the running attempt has not answered
-// within the attempt delay, or at once when it fails. The first connection
+// within its attempt delay (it is suspect: see timing.go), or at once when
+// it fails. A suspect attempt goes on until its stall bound. The first connection
 // wins; the others are cancelled, and any that connects anyway is closed.
 // race returns only after every attempt it started has finished, so no
 // goroutine or socket outlives it. In a TLS dial an attempt is TCP and the
@@ -53,6 +54,7 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 	d, c := r.d, r.c
 	b := c.bounds()
 	var lastStart time.Time
+	var lastDelay time.Duration // the attempt delay of the attempt started last
 	startNext := func() {
 		for len(r.pending) > 0 && r.launched < r.d.cfg.maxAddresses {
 			a := r.pending[0]
@@ -64,9 +66,11 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 			r.launched++
 			running++
 			key := c.led.keyOf(a)
-			go func() { results <- d.attempt(rctx, nil, b, a, key) }()
 			lastStart = time.Now()
-			delay.Reset(r.d.cfg.attemptDelay)
+			tm := d.timing(c.dst, a, lastStart)
+			go func() { results <- d.attempt(rctx, nil, b, a, key, tm) }()
+			lastDelay = tm.delay
+			delay.Reset(tm.delay)
 			return
 		}
 	}
@@ -75,7 +79,9 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 			res := <-results
 			if res.conn != nil {
 				// A late winner: it answered, but after the race was
-				// decided. Closed, and neutral: not the address to prefer.
+				// decided. Closed, and neutral: not the address to prefer;
+				// but its handshake teaches the estimates.
+				r.learn(&res)
 				res.conn.Close()
 				res.conn, res.outcome, res.err = nil, Lost, errLostRace
 			}
@@ -118,7 +124,7 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 				// Start at once if nothing runs, or if the attempt delay has
 				// already passed with nothing left to start (section 5);
 				// otherwise the pending delay timer starts it.
-				if running == 0 || time.Since(lastStart) >= r.d.cfg.attemptDelay {
+				if running == 0 || time.Since(lastStart) >= lastDelay {
 					startNext()
 				}
 			}
@@ -147,14 +153,22 @@ func (r *race) settle(res *attemptResult) {
 	if res.outcome == Rejected && r.rejected == nil {
 		r.rejected = res.err // kept whole: a remote alert is a *net.OpError
 	}
-	switch res.outcome {
+	switch now := time.Now(); res.outcome {
 	case Connected:
-		r.c.dst.recordWinner(res.addr, time.Now())
+		r.d.learn(r.c.dst, res.addr, res.elapsed-res.handshake, res.handshake, res.timing, now)
+		r.c.dst.recordWinner(res.addr, now)
+	case Failed:
+		r.c.dst.answered(now)
 	case Stalled, LostSlow:
-		r.c.dst.recordStall(res.addr, time.Now())
+		r.c.dst.recordStall(res.addr, now)
 	}
 	r.c.led.attempted(res)
 	r.observe(res)
+}
+
+// learn teaches the estimates a connected attempt's handshakes.
+func (r *race) learn(res *attemptResult) {
+	r.d.learn(r.c.dst, res.addr, res.elapsed-res.handshake, res.handshake, res.timing, time.Now())
 }
 
 // observe logs the attempt at Debug and hands it to the observer.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,7 +77,8 @@ type labSettings struct {
 	Spacing        millis `json:"spacing_ms"`
 	Deadline       millis `json:"deadline_ms"`
 	AttemptTimeout string `json:"dialguard_attempt_timeout"`
-	// AttemptTimeoutMS is the attempt timeout dialguard used.
+	// AttemptTimeoutMS is the fixed attempt timeout dialguard used
+	// (-attempt-timeout); 0 when it learnt its timing per destination.
 	AttemptTimeoutMS millis `json:"dialguard_attempt_timeout_ms"`
 	// Overhead is what the lab adds to a handshake, which its links
 	// take off their delays (netlab.Lab.Overhead).
@@ -144,7 +144,7 @@ func runLab(ctx context.Context, cfg config, out io.Writer) (rep *labReport, err
 		Spacing:          millis(labSpacing),
 		Deadline:         millis(cfg.labDeadline),
 		AttemptTimeout:   attemptTimeoutLabel(cfg),
-		AttemptTimeoutMS: millis(cmp.Or(cfg.attemptTimeout, dialer.DefaultAttemptTimeout)),
+		AttemptTimeoutMS: millis(cfg.attemptTimeout),
 		Overhead:         millis(lw.lab.Overhead()),
 	}
 	for _, d := range lw.dests {

@@ -66,9 +66,12 @@
 //	median dial    median of the same
 //	circuit open   dials refused by dialguard's open breaker (dialer.ErrCircuitOpen)
 //
-// dialguard's default attempt timeout (500 ms) is shorter than far.test's
-// round trip, so with the defaults it cuts every handshake off as a stall
-// and its breaker opens: the lab shows today's behaviour as it is.
+// dialguard learns each destination's round trip from its handshakes and
+// times its attempts by it (a stall only after ten retransmission
+// timeouts; 2 s for an address it has never seen), so the far host is
+// not taken for a stall, and a lost SYN on the lossy link is answered by
+// the other address raced beside it rather than by the kernel's
+// retransmission a second later.
 package main
 
 import (

@@ -159,7 +159,7 @@ func conclude(rep report) []string {
 		storm += fmt.Sprintf(": its breaker opened %v into the storm, after which callers were refused at once (%d got ErrCircuitOpen, %d within %v).",
 			*guard.Storm.CircuitOpenAt, guard.Storm.CircuitOpen, guard.Storm.AnsweredFast, fastAnswer)
 	} else {
-		storm += "; its breaker never opened (no attempt reached the attempt timeout before the callers' deadline)."
+		storm += "; its breaker never opened (no attempt reached its stall bound before the callers' deadline)."
 	}
 	out = append(out, storm)
 	return out
@@ -287,7 +287,7 @@ func concludeLab(rep labReport) []string {
 			parts = append(parts, p)
 		}
 		line += " " + strings.Join(parts, "; ") + "."
-		if guard != nil && guard.Connected == 0 && rep.Settings.AttemptTimeoutMS <= d.RTT {
+		if guard != nil && guard.Connected == 0 && rep.Settings.AttemptTimeoutMS > 0 && rep.Settings.AttemptTimeoutMS <= d.RTT {
 			line += fmt.Sprintf(" dialguard's attempt timeout (%v) is not longer than the round trip (%v), so it cuts every handshake to %s off as a stall.",
 				rep.Settings.AttemptTimeoutMS, d.RTT, d.Name)
 		}

@@ -144,10 +144,12 @@ func resolveOrder(ctx context.Context, res *net.Resolver, host string) ([]string
 	return out, nil
 }
 
-// attemptTimeoutLabel describes dialguard's attempt timeout for the report.
+// attemptTimeoutLabel describes how dialguard bounds its attempts, for the
+// report.
 func attemptTimeoutLabel(cfg config) string {
 	if cfg.attemptTimeout > 0 {
-		return cfg.attemptTimeout.String()
+		return cfg.attemptTimeout.String() + " (-attempt-timeout)"
 	}
-	return dialer.DefaultAttemptTimeout.String() + " (default)"
+	return "learnt per destination (default: a stall after 10 retransmission timeouts of its handshakes; " +
+		dialer.DefaultAttemptTimeout.String() + " with no history, 100ms on loopback)"
 }
