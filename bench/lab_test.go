@@ -280,6 +280,15 @@ func BenchmarkLabLANBlackout(b *testing.B) {
 	healthy := netlab.Symmetric(time.Millisecond, 0, 0)
 	dest := newLabDest(b, lab, "lan.lab", healthy, healthyAt(b), healthyAt(b))
 	link := dest.host.Link()
+	runWarmStorms(b, dest.address, dest.port, dest.resolver, func() error { return link.Set(healthy) },
+		func() error { return link.Set(healthy.Black()) })
+}
+
+// runWarmStorms runs, for every contender, b.N warm storms: heal makes the
+// destination answer, blackoutWarm dials connect, black makes it stop
+// answering, and the storm of blackoutArrivals comes (each caller with a
+// stormDeadline context). It reports what BenchmarkLabLANBlackout says.
+func runWarmStorms(b *testing.B, address string, port uint16, res *net.Resolver, heal, black func() error) {
 	for _, c := range contenders {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -287,31 +296,31 @@ func BenchmarkLabLANBlackout(b *testing.B) {
 			var openMS, suspectMS []float64
 			for range b.N {
 				b.StopTimer()
-				if err := link.Set(healthy); err != nil {
+				if err := heal(); err != nil {
 					b.Fatal(err)
 				}
 				var w breakerWatch
-				dial := c.newCounting(b, dest.resolver, &w)
+				dial := c.newCounting(b, res, &w)
 				for range blackoutWarm {
-					if _, err := dialTimed(dial, dest.address, time.Second); err != nil {
-						b.Fatalf("warm-up dial over the healthy link: %v", err)
+					if _, err := dialTimed(dial, address, time.Second); err != nil {
+						b.Fatalf("warm-up dial while the destination answers: %v", err)
 					}
 				}
 				w.forget() // the warm-up's rounds are not the outage's
-				if err := link.Set(healthy.Black()); err != nil {
+				if err := black(); err != nil {
 					b.Fatal(err)
 				}
-				black := time.Now()
+				blackAt := time.Now()
 				b.StartTimer()
-				r := storm(dial, dest.address, dest.port, blackoutArrivals())
+				r := storm(dial, address, port, blackoutArrivals())
 				b.StopTimer()
 				if r.connected > 0 {
-					b.Errorf("%d callers connected over a black link", r.connected)
+					b.Errorf("%d callers connected to a destination that does not answer", r.connected)
 				}
 				if r.otherErrs > 0 && r.firstOtherError != nil {
 					b.Logf("%d callers failed with an error other than a timeout or an open breaker, first: %v", r.otherErrs, r.firstOtherError)
 				}
-				if at, ok := w.firstOpenSince(black); ok {
+				if at, ok := w.firstOpenSince(blackAt); ok {
 					openMS = append(openMS, ms(at))
 				}
 				if at, ok := w.suspectAfter(); ok {
@@ -326,7 +335,7 @@ func BenchmarkLabLANBlackout(b *testing.B) {
 				fastFail += float64(r.fastFail) / n
 				b.StartTimer()
 			}
-			if err := link.Set(healthy); err != nil {
+			if err := heal(); err != nil {
 				b.Fatal(err)
 			}
 			n := float64(b.N)
@@ -342,6 +351,49 @@ func BenchmarkLabLANBlackout(b *testing.B) {
 			if len(suspectMS) > 0 {
 				b.ReportMetric(meanOf(suspectMS), "suspect-ms")
 			}
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// brokenRTT is the round trip of BenchmarkLabBrokenIPv6's host.
+const brokenRTT = 50 * time.Millisecond
+
+// BenchmarkLabBrokenIPv6 is a host with broken IPv6, 50 ms away: its v6
+// port drops every SYN (a full accept queue), its v4 port answers, and
+// three names resolve to both. Each iteration, a fresh contender dials
+// "one.lab" and "two.lab" once each (timer stopped: what it may learn
+// from), then "three.lab", never dialled: first-ms is that first dial, and
+// x_rtt its ratio to the IPv4 round trip. A contender that learns about
+// the family, not only the destination, connects the third name in one
+// round trip; one that does not pays its attempt delay (net.Dialer: its
+// 300 ms FallbackDelay) again for every new name.
+func BenchmarkLabBrokenIPv6(b *testing.B) {
+	lab := newBenchLab(b)
+	h := lab.NewHost(b, netlab.Symmetric(brokenRTT, 0, 0))
+	port := h.NewStalled(b, netip.AddrPortFrom(h.IPv6(), 0).String()).Addr().Port()
+	h.NewHealthy(b, netip.AddrPortFrom(h.IPv4(), port).String())
+	names := []string{"one.lab", "two.lab", "three.lab"}
+	hosts := map[string][]netip.Addr{}
+	for _, n := range names {
+		hosts[n] = h.Addrs()
+	}
+	res := newDNS(b, hosts).Resolver()
+	for _, c := range contenders {
+		b.Run(c.name, func(b *testing.B) {
+			var t tally
+			for range b.N {
+				b.StopTimer()
+				dial := c.new(b, res, nil)
+				for _, n := range names[:2] {
+					dialTimed(dial, hostPort(n, port), labIncidentDeadline)
+				}
+				b.StartTimer()
+				t.add(dialTimed(dial, hostPort(names[2], port), labIncidentDeadline))
+			}
+			b.ReportMetric(ms(t.total)/float64(t.n), "first-ms")
+			b.ReportMetric(float64(t.total)/float64(t.n)/float64(brokenRTT), "x_rtt")
+			b.ReportMetric(float64(t.ok)/float64(t.n), "success_frac")
 			b.ReportMetric(0, "ns/op")
 		})
 	}

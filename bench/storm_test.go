@@ -202,3 +202,71 @@ func storm(dial dialFunc, addr string, port uint16, arrivals []time.Duration) st
 	r.peakSynSent = sampler.Stop()
 	return r
 }
+
+// BenchmarkWarmStorm is the stall storm where it hurts most: a destination
+// that answered a moment ago stops answering as callers arrive.
+// "warm.test" resolves to [::1, 127.0.0.1]; both answer on one port while
+// five dials connect, then both stall (the echo servers give way to full
+// accept queues on the same port) and 300 callers come, 50 at once and
+// 250 over one second, each with a 1.5 s deadline. Reported as
+// BenchmarkLabLANBlackout reports its storm (the same storm over loopback).
+func BenchmarkWarmStorm(b *testing.B) {
+	port, healthy := healthyBothFamilies(b)
+	srv := newDNS(b, map[string][]netip.Addr{"warm.test": {netip.IPv6Loopback(), netip.MustParseAddr("127.0.0.1")}})
+	var stalled []*dialtest.Stalled
+	closeAll := func() {
+		for _, h := range healthy {
+			h.Close()
+		}
+		healthy = nil
+		for _, s := range stalled {
+			s.Close()
+		}
+		stalled = nil
+	}
+	b.Cleanup(closeAll)
+	hosts := []string{"[::1]", "127.0.0.1"}
+	heal := func() error {
+		closeAll()
+		for _, h := range hosts {
+			l, err := dialtest.ListenHealthy(h + ":" + strconv.Itoa(int(port)))
+			if err != nil {
+				return err
+			}
+			healthy = append(healthy, l)
+		}
+		return nil
+	}
+	black := func() error {
+		closeAll()
+		for _, h := range hosts {
+			l, err := dialtest.ListenStalled(h + ":" + strconv.Itoa(int(port)))
+			if err != nil {
+				return err
+			}
+			stalled = append(stalled, l)
+		}
+		return nil
+	}
+	runWarmStorms(b, hostPort("warm.test", port), port, srv.Resolver(), heal, black)
+}
+
+// healthyBothFamilies binds an echo server on [::1]:P and 127.0.0.1:P and
+// returns P and the two.
+func healthyBothFamilies(b *testing.B) (uint16, []*dialtest.Healthy) {
+	for range 5 {
+		h6, err := dialtest.ListenHealthy("[::1]:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		port := h6.Addr().Port()
+		h4, err := dialtest.ListenHealthy("127.0.0.1:" + strconv.Itoa(int(port)))
+		if err != nil {
+			h6.Close()
+			continue
+		}
+		return port, []*dialtest.Healthy{h6, h4}
+	}
+	b.Fatal("no port free on both ::1 and 127.0.0.1")
+	return 0, nil
+}

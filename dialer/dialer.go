@@ -47,8 +47,9 @@ type Dialer struct {
 	dialAddr attemptFunc
 
 	// priors is what the process has seen of each family and class of
-	// address (timing.go).
-	priors priors
+	// address (timing.go); families, whether IPv6 is broken (family.go).
+	priors   priors
+	families families
 }
 
 // New returns a Dialer configured by opts, applied in order. Each option

@@ -38,6 +38,8 @@ type race struct {
 	canceled error // the error of an attempt the caller's context cut short
 	denied   error // the first address the policy refused
 	rejected error // a TLS handshake rejected (certificate, protocol): final
+
+	v6Suspect bool // an IPv6 attempt was suspect or stalled (family memory)
 }
 
 // run races and returns the winning connection, or the error that explains
@@ -101,6 +103,9 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 				cancel(errLostRace)
 				r.settle(&res)
 				drain()
+				if r.v6Suspect && res.addr.Addr().Unmap().Is4() {
+					d.families.failedBeside(c.t.key, time.Now(), d.cfg.memoryTTL)
+				}
 				return res.conn, nil
 			}
 			if res.outcome == Rejected {
@@ -157,10 +162,14 @@ func (r *race) settle(res *attemptResult) {
 	case Connected:
 		r.d.learn(r.c.dst, res.addr, res.elapsed-res.handshake, res.handshake, res.timing, now)
 		r.c.dst.recordWinner(res.addr, now)
+		r.d.families.worked(res.addr.Addr())
 	case Failed:
 		r.c.dst.answered(now)
 	case Stalled, LostSlow:
 		r.c.dst.recordStall(res.addr, now)
+		if res.addr.Addr().Unmap().Is6() {
+			r.v6Suspect = true
+		}
 	}
 	r.c.led.attempted(res)
 	r.observe(res)

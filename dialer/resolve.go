@@ -42,6 +42,11 @@ type resolution struct {
 // join. cancel is nil when the round made no context.
 func (d *Dialer) resolveName(ctx context.Context, c *call) (context.Context, context.CancelFunc, resolution, error) {
 	prefer, prompt := c.dst.resolutionHint(time.Now(), d.cfg.memoryTTL)
+	if !prefer.IsValid() && c.t.family == familyAny && d.families.preferIPv4(time.Now()) {
+		// IPv6 is broken for this process (family.go): wait for IPv4, as
+		// for a destination whose last winner was IPv4, and race it first.
+		prefer = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+	}
 	waited := false
 	if prompt && c.t.family == familyAny {
 		start := time.Now()
@@ -123,6 +128,10 @@ func (d *Dialer) resolve(ctx context.Context, c *call, prefer netip.Addr, waited
 		a6, a4 = second, first
 	}
 	addrs := append(a6.addrs[:len(a6.addrs):len(a6.addrs)], a4.addrs...)
+	if prefer.Is4() {
+		// The preferred family leads the interleaving (order).
+		addrs = append(a4.addrs[:len(a4.addrs):len(a4.addrs)], a6.addrs...)
+	}
 	if len(addrs) > 0 {
 		if a6.none() || a4.none() {
 			d.markPromptBy(c.dst, d.promptBy(start))

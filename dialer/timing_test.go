@@ -320,3 +320,55 @@ func TestFixedTimingOverridesHistory(t *testing.T) {
 		}
 	})
 }
+
+// TestBrokenIPv6IsLearntAcrossDestinations: every destination's IPv6
+// address stalls while its IPv4 answers in 20 ms. The first two pay the
+// attempt delay (IPv6 first, suspect at 250 ms, IPv4 beside it); after
+// that IPv6 is broken for the process, and a third, never-dialled
+// destination starts with IPv4 and connects in its round trip. Ten
+// seconds on, one dial probes IPv6 again (in the usual order); a probe
+// that connects over IPv6 mends the family.
+func TestBrokenIPv6IsLearntAcrossDestinations(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		scripts := map[string]*script{}
+		hosts := map[string]dialtest.Host{}
+		for i, name := range []string{"a", "b", "c", "d", "e", "f", "g"} {
+			v6, v4 := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i + 1)}), netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)})
+			scripts[netip.AddrPortFrom(v6, 80).String()] = &script{stall: name != "f" && name != "g", after: 20 * time.Millisecond}
+			scripts[netip.AddrPortFrom(v4, 80).String()] = &script{after: 20 * time.Millisecond}
+			hosts[name+".test"] = dialtest.Host{IPv6: []netip.Addr{v6}, IPv4: []netip.Addr{v4}}
+		}
+		f := newFakeNet(scripts)
+		d := newFakeDialer(t, f, hosts)
+		dial := func(name string, want time.Duration, why string) {
+			t.Helper()
+			start := time.Now()
+			c, err := d.DialContext(t.Context(), "tcp", name+":80")
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			c.Close()
+			if got := time.Since(start); got != want {
+				t.Errorf("%s took %v, want %v (%s)", name, got, want, why)
+			}
+		}
+		dial("a.test", 270*time.Millisecond, "IPv6 first, IPv4 after the attempt delay")
+		dial("b.test", 270*time.Millisecond, "one witness is not enough")
+		if !d.families.broken6.Load() {
+			t.Fatal("IPv6 not held broken after two destinations")
+		}
+		dial("c.test", 20*time.Millisecond, "IPv6 is broken: IPv4 first, no attempt delay")
+		time.Sleep(familyProbeEvery)
+		dial("d.test", 270*time.Millisecond, "the probe: the usual order, once per 10 s")
+		dial("e.test", 20*time.Millisecond, "after the probe, IPv4 first again")
+		time.Sleep(familyProbeEvery)
+		dial("f.test", 20*time.Millisecond, "the probe, over an IPv6 that works again")
+		if d.families.broken6.Load() {
+			t.Error("IPv6 still held broken after it connected")
+		}
+		dial("g.test", 20*time.Millisecond, "IPv6 first again")
+		if got := f.startTimes(); got[len(got)-1].addr.Addr().Is4() {
+			t.Errorf("g.test connected over %v, want IPv6 first once mended", got[len(got)-1].addr)
+		}
+	})
+}

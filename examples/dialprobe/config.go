@@ -24,8 +24,8 @@ const usage = "usage: dialprobe [-timeout d] [-attempt-timeout d] [-attempt-dela
 // config is the parsed command line.
 type config struct {
 	timeout        time.Duration // dialer.WithTimeout
-	attemptTimeout time.Duration // dialer.WithAttemptTimeout
-	attemptDelay   time.Duration // dialer.WithAttemptDelay
+	attemptTimeout time.Duration // dialer.WithAttemptTimeout; 0: learnt
+	attemptDelay   time.Duration // dialer.WithAttemptDelay; 0: learnt
 	n              int           // number of dials
 	interval       time.Duration // pause between dials
 	network        string        // tcp, tcp4 or tcp6
@@ -43,8 +43,8 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs := flag.NewFlagSet("dialprobe", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "bound on each whole dial, retries included")
-	fs.DurationVar(&cfg.attemptTimeout, "attempt-timeout", dialer.DefaultAttemptTimeout, "bound on each attempt to one address (a stall)")
-	fs.DurationVar(&cfg.attemptDelay, "attempt-delay", dialer.DefaultAttemptDelay, "wait before racing the next address (RFC 8305)")
+	fs.DurationVar(&cfg.attemptTimeout, "attempt-timeout", 0, "fixed bound on each attempt to one address (a stall); unset: learnt per destination")
+	fs.DurationVar(&cfg.attemptDelay, "attempt-delay", 0, "fixed wait before racing the next address (RFC 8305); unset: learnt per destination")
 	fs.IntVar(&cfg.n, "n", 1, "number of dials, sharing one dialer")
 	fs.DurationVar(&cfg.interval, "interval", time.Second, "pause between dials")
 	fs.StringVar(&cfg.network, "network", "tcp", "tcp, tcp4 or tcp6")
@@ -73,9 +73,9 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 		return cfg, fmt.Errorf("-network must be tcp, tcp4 or tcp6, got %q", cfg.network)
 	case cfg.timeout <= 0 || cfg.timeout > maxTimeout:
 		return cfg, fmt.Errorf("-timeout must be positive and at most %v, got %v", maxTimeout, cfg.timeout)
-	case cfg.attemptTimeout <= 0:
+	case cfg.attemptTimeout < 0:
 		return cfg, fmt.Errorf("-attempt-timeout must be positive, got %v", cfg.attemptTimeout)
-	case cfg.attemptDelay < dialer.MinAttemptDelay:
+	case cfg.attemptDelay != 0 && cfg.attemptDelay < dialer.MinAttemptDelay:
 		return cfg, fmt.Errorf("-attempt-delay must be at least %v, got %v", dialer.MinAttemptDelay, cfg.attemptDelay)
 	case cfg.n < 1 || cfg.n > maxDials:
 		return cfg, fmt.Errorf("-n must be between 1 and %d, got %d", maxDials, cfg.n)

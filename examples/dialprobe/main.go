@@ -14,9 +14,11 @@
 // the start offset from the beginning of the dial, the address, its family,
 // the round (try 2 is the first retry), the outcome (connected, failed, stalled, lost-slow, lost, canceled, skipped;
 // see dialer.AttemptOutcome), how long the attempt took and its error. Then
-// the dial's result (connected to X in Y, or its error), and the state of the
-// circuit breakers: the destination's (Dialer.DestinationState) and each
-// address's seen so far (Dialer.AddressState). A connection that is made is
+// the dial's result (connected to X in Y, or its error), what the dialer has
+// learnt of the destination's round trip and how it would time the next
+// attempt (Dialer.DestinationTiming), and the state of the circuit
+// breakers: the destination's (Dialer.DestinationState) and each address's
+// seen so far (Dialer.AddressState). A connection that is made is
 // closed at once; nothing is sent on it.
 //
 // With -n, the dials share one Dialer, -interval apart, so the second dial

@@ -38,6 +38,22 @@ func writeAttempts(out io.Writer, attempts []dialer.AttemptInfo, dialStart time.
 	tw.Flush()
 }
 
+// writeTiming prints what the dialer has learnt of the destination's round
+// trip, and how its next attempt would be timed.
+func writeTiming(out io.Writer, d *dialer.Dialer, dest string) {
+	tm, ok := d.DestinationTiming(dest)
+	if !ok {
+		fmt.Fprintf(out, "  timing %s: no handshake yet (attempts timed by their address's class)\n", dest)
+		return
+	}
+	line := fmt.Sprintf("  timing %s: srtt %v, rttvar %v over %d handshakes; next attempt suspect after %v, a stall after %v",
+		dest, round(tm.SRTT), round(tm.RTTVar), tm.Samples, round(tm.AttemptDelay), round(tm.StallAfter))
+	if tm.Lossy {
+		line += " (lossy: answered late recently)"
+	}
+	fmt.Fprintln(out, line)
+}
+
 // writeBreakers prints the destination's breaker and each address's.
 func writeBreakers(out io.Writer, d *dialer.Dialer, dest string, addrs []netip.AddrPort) {
 	s, ok := d.DestinationState(dest)

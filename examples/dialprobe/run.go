@@ -27,12 +27,14 @@ func run(ctx context.Context, args []string, out io.Writer, extra ...dialer.Opti
 		return err
 	}
 	rec := &recorder{}
-	opts := append([]dialer.Option{
-		dialer.WithTimeout(cfg.timeout),
-		dialer.WithAttemptTimeout(cfg.attemptTimeout),
-		dialer.WithAttemptDelay(cfg.attemptDelay),
-		dialer.WithAttemptObserver(rec.observe),
-	}, extra...)
+	opts := []dialer.Option{dialer.WithTimeout(cfg.timeout), dialer.WithAttemptObserver(rec.observe)}
+	if cfg.attemptTimeout > 0 {
+		opts = append(opts, dialer.WithAttemptTimeout(cfg.attemptTimeout))
+	}
+	if cfg.attemptDelay > 0 {
+		opts = append(opts, dialer.WithAttemptDelay(cfg.attemptDelay))
+	}
+	opts = append(opts, extra...)
 	d, err := dialer.New(opts...)
 	if err != nil {
 		return err
@@ -87,6 +89,7 @@ func (p *probe) dial(ctx context.Context, i int) bool {
 		fmt.Fprintf(p.out, "  result: connected to %v from %v in %v\n", conn.RemoteAddr(), conn.LocalAddr(), round(elapsed))
 		conn.Close()
 	}
+	writeTiming(p.out, p.d, destinationKey(p.cfg.address))
 	writeBreakers(p.out, p.d, destinationKey(p.cfg.address), p.seen)
 	return err == nil
 }
