@@ -30,16 +30,16 @@ type contender struct {
 
 	// counting, where the contender has breakers, builds one like new
 	// that tells w whenever one of its breakers opens.
-	counting func(b *testing.B, r *net.Resolver, w *breakerWatch) dialFunc
+	counting func(b *testing.B, r *net.Resolver, nd *net.Dialer, w *breakerWatch) dialFunc
 }
 
-// newCounting builds the contender for a resolver, telling w of its
-// breakers' openings (net.Dialer has none).
-func (c contender) newCounting(b *testing.B, r *net.Resolver, w *breakerWatch) dialFunc {
+// newCounting builds the contender for a resolver (and nd, as new takes
+// it), telling w of its breakers' openings (net.Dialer has none).
+func (c contender) newCounting(b *testing.B, r *net.Resolver, nd *net.Dialer, w *breakerWatch) dialFunc {
 	if c.counting == nil {
-		return c.new(b, r, nil)
+		return c.new(b, r, nd)
 	}
-	return c.counting(b, r, w)
+	return c.counting(b, r, nd, w)
 }
 
 // breakerWatch counts a contender's breaker openings and notes when the
@@ -47,11 +47,11 @@ func (c contender) newCounting(b *testing.B, r *net.Resolver, w *breakerWatch) d
 // so that suspicion can be read off: how soon into a round a second
 // address was started beside the first.
 type breakerWatch struct {
-	opens     atomic.Int64
-	firstOpen atomic.Int64 // UnixNano; 0 until a breaker opens
+	opens atomic.Int64
 
-	mu     sync.Mutex
-	starts map[roundKey][]time.Time
+	mu      sync.Mutex
+	openAts []time.Time // when each opening came
+	starts  map[roundKey][]time.Time
 }
 
 // roundKey names one round of one dial.
@@ -62,7 +62,9 @@ type roundKey struct {
 
 func (w *breakerWatch) opened() {
 	w.opens.Add(1)
-	w.firstOpen.CompareAndSwap(0, time.Now().UnixNano())
+	w.mu.Lock()
+	w.openAts = append(w.openAts, time.Now())
+	w.mu.Unlock()
 }
 
 // attempted keeps an attempt's start (attempts skipped by an open breaker
@@ -105,14 +107,17 @@ func (w *breakerWatch) suspectAfter() (time.Duration, bool) {
 	return best, ok
 }
 
-// firstOpenSince returns how long after t0 the first breaker opened, and
-// whether one did.
+// firstOpenSince returns how long after t0 the first breaker opening at
+// or after t0 came, and whether one did.
 func (w *breakerWatch) firstOpenSince(t0 time.Time) (time.Duration, bool) {
-	at := w.firstOpen.Load()
-	if at == 0 {
-		return 0, false
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, at := range w.openAts {
+		if !at.Before(t0) {
+			return at.Sub(t0), true
+		}
 	}
-	return time.Unix(0, at).Sub(t0), true
+	return 0, false
 }
 
 // The contenders, in the order they run and are charted.
@@ -134,13 +139,13 @@ var (
 	// net.Dialer.DialContext; see newFailsafe.
 	failsafe300ms = contender{"failsafe-300ms", func(_ *testing.B, r *net.Resolver, nd *net.Dialer) dialFunc {
 		return newFailsafe(netDialer(r, nd, 0), 300*time.Millisecond, nil)
-	}, func(_ *testing.B, r *net.Resolver, w *breakerWatch) dialFunc {
-		return newFailsafe(netDialer(r, nil, 0), 300*time.Millisecond, w)
+	}, func(_ *testing.B, r *net.Resolver, nd *net.Dialer, w *breakerWatch) dialFunc {
+		return newFailsafe(netDialer(r, nd, 0), 300*time.Millisecond, w)
 	}}
 	failsafe2s = contender{"failsafe-2s", func(_ *testing.B, r *net.Resolver, nd *net.Dialer) dialFunc {
 		return newFailsafe(netDialer(r, nd, 0), 2*time.Second, nil)
-	}, func(_ *testing.B, r *net.Resolver, w *breakerWatch) dialFunc {
-		return newFailsafe(netDialer(r, nil, 0), 2*time.Second, w)
+	}, func(_ *testing.B, r *net.Resolver, nd *net.Dialer, w *breakerWatch) dialFunc {
+		return newFailsafe(netDialer(r, nd, 0), 2*time.Second, w)
 	}}
 
 	// dg is dialguard with defaults (only the resolver, and the counting
@@ -150,8 +155,8 @@ var (
 	// registries, destinations' and addresses'.
 	dg = contender{"dialguard", func(b *testing.B, r *net.Resolver, nd *net.Dialer) dialFunc {
 		return newDialguard(b, dgOptions(r, nd)...).DialContext
-	}, func(b *testing.B, r *net.Resolver, w *breakerWatch) dialFunc {
-		return newDialguard(b, dgOptions(r, nil, dialer.WithBreaker(breaker.Settings{
+	}, func(b *testing.B, r *net.Resolver, nd *net.Dialer, w *breakerWatch) dialFunc {
+		return newDialguard(b, dgOptions(r, nd, dialer.WithBreaker(breaker.Settings{
 			OnStateChange: func(_ string, _, to breaker.State) {
 				if to == breaker.Open {
 					w.opened()

@@ -28,8 +28,9 @@
 //
 // # Running
 //
-// CI runs every scenario once, which takes about 70 s on a two-core machine
-// (30 s on loopback, 40 s in the lab):
+// CI runs every scenario once, which takes about four and a half minutes
+// on a two-core machine (30 s on loopback, 45 s in the lab, and three
+// minutes of BenchmarkOutageRecovery, whose outages last 5, 30 and 120 s):
 //
 //	go test -run '^$' -bench . -benchtime=1x -benchmem ./bench/...
 //
@@ -48,14 +49,15 @@
 // Loopback answers a SYN in microseconds; users' destinations are 1 to
 // 700 ms away and lose packets. BenchmarkLabFarHost (a healthy host 700 ms
 // away), BenchmarkLabLossy (100 ms, 15 % loss each way),
-// BenchmarkLabIncident (the seed incident over an 80 ms link) and
-// BenchmarkLabLANBlackout (a 1 ms host that goes black under a storm) dial
+// BenchmarkLabIncident (the seed incident over an 80 ms link),
+// BenchmarkLabLANBlackout (a 1 ms host that goes black under a storm) and
+// BenchmarkLabBrokenIPv6 (a host 50 ms away whose IPv6 drops SYNs) dial
 // far hosts of package netlab, each in a network namespace of its own
 // behind a delay line. TestMain re-executes the benchmark binary in a
 // network namespace whose only routes are the lab's (netlab.Isolate), so
 // nothing leaves the machine. The lab needs root and /dev/net/tun; without
-// them these four skip, saying what is missing (CI runs as root and fails
-// if they skip). They add about 40 s to a one-iteration run, and report
+// them these five skip, saying what is missing (CI runs as root and fails
+// if they skip). They add about 45 s to a one-iteration run, and report
 // breaker_opens (openings of the contender's breakers per iteration) and,
 // on lossy links, lost_out_frac and lost_in_frac (what the link dropped
 // during the contender's dials) besides the metrics below.
@@ -88,7 +90,10 @@
 //
 // Some scenarios take seconds by their nature: a storm runs until the
 // callers' 1.5 s deadlines, net.Dialer pays 300 ms per dial in the incident
-// and a 3 s deadline with five addresses. Those benchmarks do a fixed
+// and a 3 s deadline with five addresses, and BenchmarkOutageRecovery runs
+// one timeline of three outages (5, 30 and 120 s) for all contenders at
+// once, reporting each contender's recover-ms and probes/s per outage in
+// units named after the contender. Those benchmarks do a fixed
 // amount of work per iteration and report per-iteration averages; since one
 // iteration takes about a second or more, the default benchtime runs them
 // once or a few times. Their B/op and allocs/op count everything the

@@ -165,7 +165,7 @@ func runLabDials(b *testing.B, dest labDest, dials, workers int, deadline time.D
 			for range b.N {
 				b.StopTimer()
 				var w breakerWatch
-				dial := c.newCounting(b, dest.resolver, &w)
+				dial := c.newCounting(b, dest.resolver, nil, &w)
 				b.StartTimer()
 				sums.add(dialLab(dial, dest, dials, workers, deadline), w.opens.Load())
 			}
@@ -300,7 +300,7 @@ func runWarmStorms(b *testing.B, address string, port uint16, res *net.Resolver,
 					b.Fatal(err)
 				}
 				var w breakerWatch
-				dial := c.newCounting(b, res, &w)
+				dial := c.newCounting(b, res, nil, &w)
 				for range blackoutWarm {
 					if _, err := dialTimed(dial, address, time.Second); err != nil {
 						b.Fatalf("warm-up dial while the destination answers: %v", err)

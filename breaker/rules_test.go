@@ -35,6 +35,31 @@ func TestRefusalsTripOnlyWhenNearlyAllFail(t *testing.T) {
 	})
 }
 
+// A destination that served and then refuses everything trips after
+// DefaultConsecutiveRefusals refusals in a row, long before its earlier
+// successes leave the window's ratio; a success breaks the run.
+func TestARunOfRefusalsTripsAServingDestination(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, err := NewRegistry(Settings{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 100 {
+			report(t, r, Success)
+		}
+		for range DefaultConsecutiveRefusals / 2 {
+			report(t, r, Refused)
+		}
+		report(t, r, Success) // breaks the run
+		for range DefaultConsecutiveRefusals - 1 {
+			report(t, r, Refused)
+		}
+		wantState(t, r, Closed)
+		report(t, r, Refused)
+		wantState(t, r, Open)
+	})
+}
+
 // A refusal between stalls neither breaks nor extends their run.
 func TestRefusalsLeaveTheRunOfFailuresAlone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

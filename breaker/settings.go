@@ -15,7 +15,8 @@ import (
 // flaky: expensive failures (a stalled handshake holds a socket and a
 // caller for the whole attempt timeout) trip it after a few in a row, while
 // cheap ones (a refusal costs one round trip) trip it only when nearly
-// everything fails: 90 % of at least 10 outcomes within 10 s. A server
+// everything fails: 90 % of at least 10 outcomes within 10 s, or 20 in a
+// row (a destination that served and now refuses everything). A server
 // refusing half its callers still serves the other half, and a retry
 // reaches it; one refusing 9 in 10 of a steady flow is, for its callers,
 // down. Recovery follows the destination rather than the outage's length:
@@ -26,6 +27,7 @@ const (
 	DefaultConsecutiveFailures = 3
 	DefaultFailureRatio        = 0.9
 	DefaultMinRequests         = 10
+	DefaultConsecutiveRefusals = 20
 	DefaultWindow              = 10 * time.Second
 	DefaultOpenTimeout         = time.Second
 	DefaultOpenJitter          = 0.25
@@ -58,6 +60,16 @@ type Settings struct {
 	// FailureRatio applies. If zero, a default of 10 is used. It has no
 	// effect when FailureRatio is negative.
 	MinRequests uint32
+
+	// ConsecutiveRefusals also trips a closed breaker after this many
+	// failures in a row of either kind (Refused and Failure; a Success
+	// breaks the run, Neutral does not): a destination that served for a
+	// while and then refuses every request is dead now, though its
+	// earlier successes keep the Window's ratio below FailureRatio for
+	// most of a Window. Twenty: a destination that fails half its
+	// requests does that about once in a million runs. If zero, a default
+	// of 20 is used. It has no effect when FailureRatio is negative.
+	ConsecutiveRefusals uint32
 
 	// Window is how long a closed breaker remembers outcomes. Counts are
 	// kept in a rolling window of 10 buckets of Window/10 each, so an outcome
@@ -156,6 +168,9 @@ func (s Settings) effective() (Settings, error) {
 	if s.MinRequests == 0 {
 		s.MinRequests = DefaultMinRequests
 	}
+	if s.ConsecutiveRefusals == 0 {
+		s.ConsecutiveRefusals = DefaultConsecutiveRefusals
+	}
 	if s.Window == 0 {
 		s.Window = DefaultWindow
 	}
@@ -208,6 +223,9 @@ func (s *Settings) readyToTrip(c Counts, expensiveRun uint32) bool {
 	}
 	if s.FailureRatio < 0 {
 		return false
+	}
+	if c.ConsecutiveFailures >= s.ConsecutiveRefusals {
+		return true
 	}
 	n := uint64(c.Successes) + uint64(c.Failures)
 	return n >= uint64(s.MinRequests) && float64(c.Failures) >= s.FailureRatio*float64(n)

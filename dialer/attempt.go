@@ -22,9 +22,9 @@ const (
 	// handshake).
 	Failed
 	// Stalled: the attempt reached its stall bound unanswered (see
-	// WithAttemptTimeout), or, in a
-	// TLS dial, the handshake reached the handshake timeout (its error then
-	// matches ErrHandshakeTimeout as well as ErrAttemptTimeout).
+	// WithAttemptTimeout), or, in a TLS dial, the handshake reached the
+	// handshake timeout (its error then matches ErrHandshakeTimeout as well
+	// as ErrAttemptTimeout).
 	Stalled
 	// LostSlow: a sibling won while this attempt had been unanswered for
 	// longer than its attempt delay (it was suspect). It is remembered

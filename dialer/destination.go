@@ -25,6 +25,7 @@ type destination struct {
 
 	lastSuccess time.Time
 	lastStall   time.Time
+	refusedRun  int // dials in a row that failed with refusals (or resets)
 
 	// promptAt is when the name last resolved, within the resolution
 	// delay, to addresses of one family only: until it is older than the
@@ -104,6 +105,7 @@ func (dst *destination) addrKey(a netip.AddrPort) string {
 func (dst *destination) recordWinner(a netip.AddrPort, now time.Time) {
 	dst.mu.Lock()
 	dst.winner, dst.winnerAt, dst.lastSuccess, dst.answeredAt = a, now, now, now
+	dst.refusedRun = 0
 	delete(dst.stalled, a)
 	dst.wakeLocked()
 	dst.mu.Unlock()
@@ -251,6 +253,29 @@ func (dst *destination) arrange(list []netip.AddrPort, now time.Time, ttl time.D
 		return list
 	}
 	return append(healthy, stalled...)
+}
+
+// refusedRunNoRetry is how many dials in a row must fail with refusals
+// before refusals are no longer retried: a server restarting refuses for a
+// moment and the first dial's retries find it; one whose dials keep
+// failing, retries and all, is down, and retrying every dial to it only
+// multiplies the attempts (and delays its breaker, which counts dials).
+const refusedRunNoRetry = 5
+
+// retriesHelp reports whether a refusal of this destination is worth a
+// retry: it connected within ttl, and fewer than refusedRunNoRetry dials
+// in a row have failed since.
+func (dst *destination) retriesHelp(now time.Time, ttl time.Duration) bool {
+	dst.mu.Lock()
+	defer dst.mu.Unlock()
+	return !dst.lastSuccess.IsZero() && now.Sub(dst.lastSuccess) < ttl && dst.refusedRun < refusedRunNoRetry
+}
+
+// refusedDial notes a dial that failed with refusals.
+func (dst *destination) refusedDial() {
+	dst.mu.Lock()
+	dst.refusedRun++
+	dst.mu.Unlock()
 }
 
 // connectedWithin reports whether the destination has connected within ttl.

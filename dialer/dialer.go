@@ -283,6 +283,9 @@ func (d *Dialer) dialTCP(ctx context.Context, t target) (net.Conn, error) {
 		c.led.roundFailed()
 		if err = d.nextRound(ctx, c, try, err, &schedule); err != nil {
 			c.led.finish(false)
+			if answered(err) {
+				c.dst.refusedDial()
+			}
 			return nil, err
 		}
 	}

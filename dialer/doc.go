@@ -11,12 +11,20 @@
 // A Dialer bounds, races, remembers and refuses:
 //
 //   - Every dial is bounded by the earlier of the context's deadline and
-//     WithTimeout (30 s), retries included; every attempt by
-//     WithAttemptTimeout (500 ms). An attempt that reaches it is a stall.
+//     WithTimeout (30 s), retries included.
+//   - Every attempt is timed by what the destination's handshakes have
+//     shown (timing.go: RFC 6298's smoothed round trip and variation, per
+//     address and destination). Past its retransmission timeout it is
+//     suspect: the next address starts beside it and admission engages.
+//     Past ten of them it is a stall, charged to the breakers: 100 ms for a
+//     LAN host, seconds for one 700 ms away, 2 s for an address never seen
+//     (so the kernel's SYN retransmission has had its chance), 100 ms on
+//     loopback. WithAttemptDelay and WithAttemptTimeout fix either value.
 //   - AAAA and A are resolved concurrently and the addresses raced as RFC
 //     8305 (Happy Eyeballs v2) describes: families interleaved, the next
-//     address started after the Connection Attempt Delay (250 ms) or at once
-//     when the running attempt fails; the first connection wins, the others
+//     address started once the running one is suspect (the Connection
+//     Attempt Delay, from history as section 5 recommends) or at once when
+//     it fails; the first connection wins, the others
 //     are cancelled and late winners closed. A name whose addresses are all
 //     of one family, the other family answering "none" within the
 //     Resolution Delay (50 ms), is asked for both families in one lookup on
@@ -25,7 +33,8 @@
 //     and no more, and a resolver that turns slow is asked per family again.
 //   - The address that won is remembered per destination, and addresses
 //     that stalled are tried last, so only the first dial of the incident
-//     pays the attempt delay.
+//     pays the attempt delay; IPv6 failing beside a working IPv4 at several
+//     destinations makes new ones race IPv4 first (family.go).
 //   - Failures a retry can fix are retried with exponential backoff and
 //     jitter (github.com/cenkalti/backoff/v4), within the deadline and a
 //     per-destination retry budget.
@@ -45,7 +54,7 @@
 //	    order              order.go     interleave, memory, section 4
 //	    policy             policy.go    allowed and denied prefixes
 //	    race               race.go      section 5
-//	      attempt          attempt.go   attempt timeout, net.Dialer
+//	      attempt          attempt.go   stall bound (timing.go), net.Dialer
 //	        handshake      tls.go       DialTLSContext only
 //	  record outcomes      ledger.go    breakers; log.go, the observer
 //

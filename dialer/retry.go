@@ -18,7 +18,9 @@ import (
 // retry. It returns nil to go on, or the error that ends the dial. Retries
 // are made only for failures a retry can fix (retryable) and, for a round
 // that every address answered with an error (refused, reset), only toward a
-// destination that has connected within the memory's ttl, within
+// destination that has connected within the memory's ttl and whose last
+// refusedRunNoRetry dials did not all fail, never for a half-open probe,
+// within
 // WithMaxRetries, within the destination's retry budget, and never when the
 // wait would cross the dial's deadline: then the round's own error is
 // returned at once rather than a deadline error after a pointless sleep.
@@ -26,10 +28,13 @@ func (d *Dialer) nextRound(ctx context.Context, c *call, try int, cause error, s
 	if ctx.Err() != nil || try > d.cfg.maxRetries || c.led.rejected || !retryable(cause) {
 		return cause
 	}
-	if answered(cause) && !c.dst.connectedWithin(time.Now(), d.cfg.memoryTTL) {
-		// A destination that refuses and has not connected recently gives
-		// no sign that a retry would find it up: fail at once, as
-		// net.Dialer does, and let its breaker see the refusals.
+	if answered(cause) && (c.led.destProbe || !c.dst.retriesHelp(time.Now(), d.cfg.memoryTTL)) {
+		// A destination that refuses and has not connected recently, or
+		// whose last refusedRunNoRetry dials all failed, gives no sign
+		// that a retry would find it up: fail at once, as net.Dialer does,
+		// and let its breaker see the refusals. A half-open probe is not
+		// retried either: its answer is the breaker's verdict, and a
+		// retried probe is several probes.
 		return cause
 	}
 	if *schedule == nil {

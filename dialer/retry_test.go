@@ -10,6 +10,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 
+	"github.com/dialguard/dialguard/breaker"
 	"github.com/dialguard/dialguard/dialer/dialtest"
 )
 
@@ -175,6 +176,76 @@ func TestRefusalsAreRetriedOnlyTowardADestinationThatConnected(t *testing.T) {
 		d.DialContext(t.Context(), "tcp", "192.0.2.1:80")
 		if n := len(f.startTimes()) - before; n != 1+DefaultMaxRetries {
 			t.Errorf("after connecting: %d attempts, want %d (retried)", n, 1+DefaultMaxRetries)
+		}
+	})
+}
+
+// TestRefusalsAreNotRetriedOnceDialsKeepFailing: a destination that
+// connected and then refuses everything. Its first refusedRunNoRetry
+// failed dials are retried (it may be restarting); after that, each dial
+// is one attempt, until a dial connects again.
+func TestRefusalsAreNotRetriedOnceDialsKeepFailing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{}
+		f := newFakeNet(map[string]*script{"192.0.2.1:80": s})
+		// A budget that never runs out, so that only the rule limits.
+		d := newFakeDialer(t, f, nil, WithoutBreaker(), WithRetryBudget(1, 1000))
+		connectOnce(t, d, "192.0.2.1:80")
+		s.refuse = true
+		attemptsOf := func() int {
+			before := len(f.startTimes())
+			if _, err := d.DialContext(t.Context(), "tcp", "192.0.2.1:80"); err == nil {
+				t.Fatal("a refusing destination connected")
+			}
+			return len(f.startTimes()) - before
+		}
+		for i := range refusedRunNoRetry {
+			if n := attemptsOf(); n != 1+DefaultMaxRetries {
+				t.Errorf("failed dial %d: %d attempts, want %d (retried)", i+1, n, 1+DefaultMaxRetries)
+			}
+		}
+		for i := range 5 {
+			if n := attemptsOf(); n != 1 {
+				t.Errorf("dial %d after %d failed ones: %d attempts, want 1", i+1, refusedRunNoRetry, n)
+			}
+		}
+		s.refuse = false
+		connectOnce(t, d, "192.0.2.1:80")
+		s.refuse = true
+		if n := attemptsOf(); n != 1+DefaultMaxRetries {
+			t.Errorf("after a success: %d attempts, want %d (retried again)", n, 1+DefaultMaxRetries)
+		}
+	})
+}
+
+// TestHalfOpenProbeIsNotRetried: the probe of a half-open breaker is one
+// attempt, refused or not: a retried probe would be several probes.
+func TestHalfOpenProbeIsNotRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{}
+		f := newFakeNet(map[string]*script{"192.0.2.1:80": s})
+		d := newFakeDialer(t, f, nil)
+		connectOnce(t, d, "192.0.2.1:80")
+		// Stalls open the breaker (three in a row, in one dial's rounds);
+		// then the destination refuses, as a server restarting does. Its
+		// run of refused dials is empty, so only the probe rule keeps the
+		// probe from being retried.
+		s.stall = true
+		if _, err := d.DialContext(t.Context(), "tcp", "192.0.2.1:80"); err == nil {
+			t.Fatal("a stalled destination connected")
+		}
+		st, _ := d.DestinationState("192.0.2.1:80")
+		if st.State != breaker.Open {
+			t.Fatalf("breaker %v after a dial of stalls, want open", st.State)
+		}
+		s.stall, s.refuse = false, true
+		time.Sleep(time.Until(st.OpenUntil) + time.Millisecond)
+		before := len(f.startTimes())
+		if _, err := d.DialContext(t.Context(), "tcp", "192.0.2.1:80"); err == nil {
+			t.Fatal("the probe connected to a refusing destination")
+		}
+		if n := len(f.startTimes()) - before; n != 1 {
+			t.Errorf("the probe made %d attempts, want 1", n)
 		}
 	})
 }
