@@ -292,7 +292,8 @@ func runWarmStorms(b *testing.B, address string, port uint16, res *net.Resolver,
 	for _, c := range contenders {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			var peak, meanWait, p99Wait, circuitOpen, fastFail, opens float64
+			var sums stormSums
+			var opens float64
 			var openMS, suspectMS []float64
 			for range b.N {
 				b.StopTimer()
@@ -314,12 +315,7 @@ func runWarmStorms(b *testing.B, address string, port uint16, res *net.Resolver,
 				b.StartTimer()
 				r := storm(dial, address, port, blackoutArrivals())
 				b.StopTimer()
-				if r.connected > 0 {
-					b.Errorf("%d callers connected to a destination that does not answer", r.connected)
-				}
-				if r.otherErrs > 0 && r.firstOtherError != nil {
-					b.Logf("%d callers failed with an error other than a timeout or an open breaker, first: %v", r.otherErrs, r.firstOtherError)
-				}
+				sums.add(b, r)
 				if at, ok := w.firstOpenSince(blackAt); ok {
 					openMS = append(openMS, ms(at))
 				}
@@ -327,24 +323,13 @@ func runWarmStorms(b *testing.B, address string, port uint16, res *net.Resolver,
 					suspectMS = append(suspectMS, ms(at))
 				}
 				opens += float64(w.opens.Load())
-				n := float64(len(r.waits))
-				peak += float64(r.peakSynSent)
-				meanWait += ms(mean(r.waits))
-				p99Wait += ms(percentile(r.waits, 99))
-				circuitOpen += float64(r.circuitOpen) / n
-				fastFail += float64(r.fastFail) / n
 				b.StartTimer()
 			}
 			if err := heal(); err != nil {
 				b.Fatal(err)
 			}
-			n := float64(b.N)
-			b.ReportMetric(peak/n, "syn_sent")
-			b.ReportMetric(meanWait/n, "mean-wait-ms")
-			b.ReportMetric(p99Wait/n, "p99-wait-ms")
-			b.ReportMetric(circuitOpen/n, "circuit_open_frac")
-			b.ReportMetric(fastFail/n, "fastfail_frac")
-			b.ReportMetric(opens/n, "breaker_opens")
+			sums.report(b)
+			b.ReportMetric(opens/float64(b.N), "breaker_opens")
 			if len(openMS) > 0 {
 				b.ReportMetric(meanOf(openMS), "open-ms")
 			}

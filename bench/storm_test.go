@@ -91,7 +91,7 @@ type stormResult struct {
 
 func runStorms(b *testing.B, newDial func(*net.Resolver) dialFunc) {
 	b.ReportAllocs()
-	var peak, meanWait, p99Wait, circuitOpen, fastFail float64
+	var sums stormSums
 	for range b.N {
 		b.StopTimer()
 		st, srv := stallBothFamilies(b)
@@ -100,26 +100,45 @@ func runStorms(b *testing.B, newDial func(*net.Resolver) dialFunc) {
 		r := storm(dial, hostPort("storm.test", st), st, evenArrivals(stormCallers, stormSpacing))
 		b.StopTimer()
 		srv.Close()
-		if r.connected > 0 {
-			b.Errorf("%d callers connected to a host that stalls", r.connected)
-		}
-		if r.otherErrs > 0 && r.firstOtherError != nil {
-			b.Logf("%d callers failed with an error other than a timeout or ErrCircuitOpen, first: %v", r.otherErrs, r.firstOtherError)
-		}
-		peak += float64(r.peakSynSent)
-		meanWait += ms(mean(r.waits))
-		p99Wait += ms(percentile(r.waits, 99))
-		circuitOpen += float64(r.circuitOpen) / stormCallers
-		fastFail += float64(r.fastFail) / stormCallers
+		sums.add(b, r)
 		b.StartTimer()
 	}
-	n := float64(b.N)
-	b.ReportMetric(peak/n, "syn_sent")
-	b.ReportMetric(meanWait/n, "mean-wait-ms")
-	b.ReportMetric(p99Wait/n, "p99-wait-ms")
-	b.ReportMetric(circuitOpen/n, "circuit_open_frac")
-	b.ReportMetric(fastFail/n, "fastfail_frac")
+	sums.report(b)
 	b.ReportMetric(0, "ns/op")
+}
+
+// stormSums averages storms' figures over the iterations of a benchmark.
+type stormSums struct {
+	n                                              int
+	peak, meanWait, p99Wait, circuitOpen, fastFail float64
+}
+
+// add checks one storm (no caller may connect to a destination that does
+// not answer; other errors are logged) and adds its figures.
+func (s *stormSums) add(b *testing.B, r stormResult) {
+	if r.connected > 0 {
+		b.Errorf("%d callers connected to a destination that does not answer", r.connected)
+	}
+	if r.otherErrs > 0 && r.firstOtherError != nil {
+		b.Logf("%d callers failed with an error other than a timeout or an open breaker, first: %v", r.otherErrs, r.firstOtherError)
+	}
+	callers := float64(len(r.waits))
+	s.n++
+	s.peak += float64(r.peakSynSent)
+	s.meanWait += ms(mean(r.waits))
+	s.p99Wait += ms(percentile(r.waits, 99))
+	s.circuitOpen += float64(r.circuitOpen) / callers
+	s.fastFail += float64(r.fastFail) / callers
+}
+
+// report reports the averages.
+func (s *stormSums) report(b *testing.B) {
+	n := float64(s.n)
+	b.ReportMetric(s.peak/n, "syn_sent")
+	b.ReportMetric(s.meanWait/n, "mean-wait-ms")
+	b.ReportMetric(s.p99Wait/n, "p99-wait-ms")
+	b.ReportMetric(s.circuitOpen/n, "circuit_open_frac")
+	b.ReportMetric(s.fastFail/n, "fastfail_frac")
 }
 
 // stallBothFamilies binds a Stalled on [::1]:Q and on 127.0.0.1:Q (closed
@@ -218,37 +237,38 @@ func BenchmarkWarmStorm(b *testing.B) {
 		for _, h := range healthy {
 			h.Close()
 		}
-		healthy = nil
 		for _, s := range stalled {
 			s.Close()
 		}
-		stalled = nil
+		healthy, stalled = nil, nil
 	}
 	b.Cleanup(closeAll)
-	hosts := []string{"[::1]", "127.0.0.1"}
-	heal := func() error {
+	addrs := []string{hostPort("::1", port), hostPort("127.0.0.1", port)}
+	heal := func() (err error) {
 		closeAll()
-		for _, h := range hosts {
-			l, err := dialtest.ListenHealthy(h + ":" + strconv.Itoa(int(port)))
-			if err != nil {
-				return err
-			}
-			healthy = append(healthy, l)
-		}
-		return nil
+		healthy, err = listenEach(addrs, dialtest.ListenHealthy)
+		return err
 	}
-	black := func() error {
+	black := func() (err error) {
 		closeAll()
-		for _, h := range hosts {
-			l, err := dialtest.ListenStalled(h + ":" + strconv.Itoa(int(port)))
-			if err != nil {
-				return err
-			}
-			stalled = append(stalled, l)
-		}
-		return nil
+		stalled, err = listenEach(addrs, dialtest.ListenStalled)
+		return err
 	}
 	runWarmStorms(b, hostPort("warm.test", port), port, srv.Resolver(), heal, black)
+}
+
+// listenEach binds listen on each of addrs, in order; on an error it
+// returns what it bound so far, for the caller to close.
+func listenEach[L any](addrs []string, listen func(string) (L, error)) ([]L, error) {
+	var out []L
+	for _, a := range addrs {
+		l, err := listen(a)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
 }
 
 // healthyBothFamilies binds an echo server on [::1]:P and 127.0.0.1:P and
