@@ -111,14 +111,22 @@ func (dst *destination) recordWinner(a netip.AddrPort, now time.Time) {
 	dst.mu.Unlock()
 }
 
+// addrSamples is how many handshakes an address needs before its own
+// estimate times it.
+const addrSamples = 4
+
 // estimate returns the estimate an attempt to a is timed by: a's own if it
-// has one within ttl, else the destination's; lossy reports a late answer
-// within ttl.
+// has enough within ttl, else the destination's; lossy reports a late
+// answer within ttl.
 func (dst *destination) estimate(a netip.AddrPort, now time.Time, ttl time.Duration) (e rtt, lossy, ok bool) {
 	dst.mu.Lock()
 	defer dst.mu.Unlock()
 	lossy = !dst.lateAt.IsZero() && now.Sub(dst.lateAt) < ttl
-	if e, ok := dst.addrRTT[a]; ok && e.known(now, ttl) {
+	// An address's own estimate once it has addrSamples handshakes (its
+	// family may take another path); before that the destination's, whose
+	// variation has settled sooner (RFC 6298 starts rttvar at half the
+	// first sample, so one handshake alone gives three round trips).
+	if e, ok := dst.addrRTT[a]; ok && e.known(now, ttl) && (e.samples >= addrSamples || !dst.rtt.known(now, ttl)) {
 		return e, lossy, true
 	}
 	if dst.rtt.known(now, ttl) {
@@ -153,6 +161,27 @@ func (dst *destination) learn(a netip.AddrPort, tcp, tls time.Duration, late boo
 		dst.tlsRTT.add(tls, now)
 	}
 	return dst.rtt.samples
+}
+
+// lostWhileSuspect notes that a, suspect, lost the race to a sibling. If a
+// has connected before (within the estimates' memory), the path is more
+// likely losing packets than a is dead, and the destination is marked
+// lossy, as a late answer marks it; an address that never connected (the
+// incident's ::1) says nothing about loss.
+func (dst *destination) lostWhileSuspect(a netip.AddrPort, now time.Time) {
+	dst.mu.Lock()
+	if e, ok := dst.addrRTT[a]; ok && e.samples > 0 {
+		dst.lateAt = now
+	}
+	dst.mu.Unlock()
+}
+
+// lossy reports whether the destination answered late (after its
+// attempt delay, or only after the kernel's SYN retransmission) within ttl.
+func (dst *destination) lossy(now time.Time, ttl time.Duration) bool {
+	dst.mu.Lock()
+	defer dst.mu.Unlock()
+	return !dst.lateAt.IsZero() && now.Sub(dst.lateAt) < ttl
 }
 
 // answered notes that an attempt got an answer (connected or refused): the

@@ -40,7 +40,11 @@ type race struct {
 	rejected error // a TLS handshake rejected (certificate, protocol): final
 
 	v6Suspect bool // an IPv6 attempt was suspect or stalled (family memory)
+	fresh     int  // fresh SYNs started to addresses already tried (startFresh)
 }
+
+// maxFreshSYNs bounds the fresh SYNs of one round.
+const maxFreshSYNs = 2
 
 // run races and returns the winning connection, or the error that explains
 // the failure.
@@ -57,6 +61,22 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 	b := c.bounds()
 	var lastStart time.Time
 	var lastDelay time.Duration // the attempt delay of the attempt started last
+	var started []netip.AddrPort // the addresses launched, in order
+	launch := func(a netip.AddrPort) {
+		running++
+		key := c.led.keyOf(a)
+		lastStart = time.Now()
+		tm := d.timing(c.dst, a, lastStart)
+		go func() { results <- d.attempt(rctx, nil, b, a, key, tm) }()
+		// The next address starts after the stagger; once none is left,
+		// the timer is for a fresh SYN (startFresh), at suspicion.
+		next := tm.stagger
+		if len(r.pending) == 0 && r.late == nil {
+			next = tm.delay
+		}
+		lastDelay = next
+		delay.Reset(next)
+	}
 	startNext := func() {
 		for len(r.pending) > 0 && r.launched < r.d.cfg.maxAddresses {
 			a := r.pending[0]
@@ -66,15 +86,26 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 				continue
 			}
 			r.launched++
-			running++
-			key := c.led.keyOf(a)
-			lastStart = time.Now()
-			tm := d.timing(c.dst, a, lastStart)
-			go func() { results <- d.attempt(rctx, nil, b, a, key, tm) }()
-			lastDelay = tm.delay
-			delay.Reset(tm.delay)
+			started = append(started, a)
+			launch(a)
 			return
 		}
+	}
+	// startFresh is for a suspect attempt with nothing left to start: on a
+	// destination that has lost packets recently (timing.go), a fresh SYN
+	// to an address already tried, on a new socket, is answered in a round
+	// trip where the lost one waits for the kernel's retransmission (1 s).
+	// At most maxFreshSYNs a round, and only there: toward a destination
+	// that has not shown loss, suspicion more likely means it is gone, and
+	// fresh SYNs would only park more sockets on it.
+	startFresh := func() {
+		if len(r.pending) > 0 || r.late != nil || running == 0 || len(started) == 0 || r.fresh >= maxFreshSYNs ||
+			!c.dst.lossy(time.Now(), d.cfg.memoryTTL) {
+			return
+		}
+		a := started[r.fresh%len(started)]
+		r.fresh++
+		launch(a)
 	}
 	drain := func() {
 		for ; running > 0; running-- {
@@ -117,7 +148,11 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 			r.settle(&res)
 			startNext() // a failure starts the next attempt at once
 		case <-delay.C:
-			startNext()
+			if len(r.pending) > 0 {
+				startNext()
+			} else {
+				startFresh()
+			}
 		case l := <-r.late:
 			r.late = nil
 			if l.none() {
@@ -165,7 +200,13 @@ func (r *race) settle(res *attemptResult) {
 		r.d.families.worked(res.addr.Addr())
 	case Failed:
 		r.c.dst.answered(now)
-	case Stalled, LostSlow:
+	case LostSlow:
+		r.c.dst.recordStall(res.addr, now)
+		r.c.dst.lostWhileSuspect(res.addr, now)
+		if res.addr.Addr().Unmap().Is6() {
+			r.v6Suspect = true
+		}
+	case Stalled:
 		r.c.dst.recordStall(res.addr, now)
 		if res.addr.Addr().Unmap().Is6() {
 			r.v6Suspect = true

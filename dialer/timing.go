@@ -108,11 +108,14 @@ func (e *rtt) retransmitted(r time.Duration) bool {
 }
 
 // attemptTiming is how one attempt is timed: suspect after delay, a stall
-// after stallAfter. own says it comes from the address's or destination's
-// own history.
+// after stallAfter. stagger is when the race starts the next address
+// beside it: the delay, except toward a destination that has lost packets
+// recently, where two SYNs racing from the start (10 ms apart, RFC 8305's
+// least delay) are both lost far less often than one is. own says it comes
+// from the address's or destination's own history.
 type attemptTiming struct {
-	delay, stallAfter time.Duration
-	own               bool
+	delay, stallAfter, stagger time.Duration
+	own                        bool
 }
 
 // timingOf times an attempt on a path with estimate e; lossy says the
@@ -123,10 +126,12 @@ func timingOf(e *rtt, lossy bool) attemptTiming {
 	if lossy || stall > synRetransmission/2 {
 		stall = max(stall, synRetransmission+2*rto)
 	}
-	return attemptTiming{
-		delay:      min(max(rto, MinAttemptDelay), MaxAttemptDelay),
-		stallAfter: min(stall, maxStallAfter),
+	delay := min(max(rto, MinAttemptDelay), MaxAttemptDelay)
+	stagger := delay
+	if lossy {
+		stagger = MinAttemptDelay
 	}
+	return attemptTiming{delay: delay, stallAfter: min(stall, maxStallAfter), stagger: stagger}
 }
 
 // addrClass is an address's class for its prior.
@@ -199,6 +204,7 @@ func (d *Dialer) timing(dst *destination, a netip.AddrPort, now time.Time) attem
 		if e, ok := d.priors.get(a.Addr()); ok {
 			tm.delay = min(max(e.rto(), MinAttemptDelay), MaxAttemptDelay)
 		}
+		tm.stagger = tm.delay
 	}
 	return d.fixed(tm)
 }
@@ -207,7 +213,7 @@ func (d *Dialer) timing(dst *destination, a netip.AddrPort, now time.Time) attem
 // timing.
 func (d *Dialer) fixed(tm attemptTiming) attemptTiming {
 	if d.cfg.attemptDelay != 0 {
-		tm.delay = d.cfg.attemptDelay
+		tm.delay, tm.stagger = d.cfg.attemptDelay, d.cfg.attemptDelay
 	}
 	// An attempt is suspect before it can be a stall: a learnt bound is at
 	// least twice the delay (a fixed one is the user's to set).

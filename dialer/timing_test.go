@@ -372,3 +372,51 @@ func TestBrokenIPv6IsLearntAcrossDestinations(t *testing.T) {
 		}
 	})
 }
+
+// TestLossyPathRacesFreshSYNs: a destination whose IPv6 address, which
+// had connected, loses a race while suspect is taken to be losing packets.
+// Its next dial races both families from the start (10 ms apart), and when
+// both are suspect a fresh SYN goes to the first address again rather than
+// waiting for the kernel's retransmission; at most maxFreshSYNs of them.
+func TestLossyPathRacesFreshSYNs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		v6 := &script{after: 100 * time.Millisecond}
+		v4 := &script{after: 100 * time.Millisecond}
+		f := newFakeNet(map[string]*script{"[2001:db8::1]:80": v6, "192.0.2.1:80": v4})
+		d := newFakeDialer(t, f, map[string]dialtest.Host{
+			"lossy.test": {IPv6: addrs("2001:db8::1"), IPv4: addrs("192.0.2.1")},
+		})
+		for range 4 {
+			connectOnce(t, d, "lossy.test:80") // IPv6 wins each time
+		}
+		if tm, _ := d.DestinationTiming("lossy.test:80"); tm.Lossy {
+			t.Fatal("lossy before any loss")
+		}
+		v6.stall = true // a lost SYN: IPv6 is suspect, IPv4 wins beside it
+		connectOnce(t, d, "lossy.test:80")
+		tm, _ := d.DestinationTiming("lossy.test:80")
+		if !tm.Lossy {
+			t.Fatalf("an address that had connected lost a race while suspect: %+v, want lossy", tm)
+		}
+		v4.stall = true // now both lose their SYNs
+		v6.stall = true
+		ctx, cancel := context.WithTimeout(t.Context(), 800*time.Millisecond)
+		defer cancel()
+		before := len(f.startTimes())
+		t0 := time.Since(f.t0)
+		d.DialContext(ctx, "tcp", "lossy.test:80")
+		starts := f.startTimes()[before:]
+		if len(starts) != 2+maxFreshSYNs {
+			t.Fatalf("%d attempts %v, want both families and %d fresh SYNs", len(starts), starts, maxFreshSYNs)
+		}
+		if got := starts[1].at - t0; got != MinAttemptDelay {
+			t.Errorf("second family started at +%v, want +%v (both race on a lossy path)", got, MinAttemptDelay)
+		}
+		// The fresh SYN comes when the second attempt is suspect: after
+		// its attempt delay (its address's own estimate), not the stagger.
+		if starts[2].addr != starts[0].addr || starts[2].at-starts[1].at <= 100*time.Millisecond {
+			t.Errorf("third attempt %v at +%v after the second, want a fresh SYN to %v once the second is suspect",
+				starts[2].addr, starts[2].at-starts[1].at, starts[0].addr)
+		}
+	})
+}
