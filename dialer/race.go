@@ -60,7 +60,7 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 	d, c := r.d, r.c
 	b := c.bounds()
 	var lastStart time.Time
-	var lastDelay time.Duration // the attempt delay of the attempt started last
+	var lastDelay time.Duration  // the attempt delay of the attempt started last
 	var started []netip.AddrPort // the addresses launched, in order
 	launch := func(a netip.AddrPort) {
 		running++
