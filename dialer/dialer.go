@@ -23,8 +23,14 @@ import (
 //
 // A Dialer is safe for concurrent use, and is meant to be shared: what it
 // learns about destinations (which address won, which stalled, whether a
-// breaker is open) lives in it. Create one with New.
+// breaker is open) lives in it. Create one with New, which validates its
+// options; the zero value, like net.Dialer's, is a Dialer with every
+// default (what New() returns), set up on its first use, from any number
+// of goroutines at once. A Dialer must not be copied after first use.
 type Dialer struct {
+	// ready sets a zero Dialer up on its first use (init); New sets it.
+	ready sync.Once
+
 	cfg   config
 	log   *zap.Logger
 	dests *destinations
@@ -65,8 +71,31 @@ func New(opts ...Option) (*Dialer, error) {
 			return nil, err
 		}
 	}
-	d := &Dialer{cfg: cfg, log: cfg.logger.Named("dialguard"),
-		timeoutErr: dialTimeoutError{cfg.timeout}, stallErr: stallError{cfg.attemptTimeout}}
+	d := new(Dialer)
+	var err error
+	d.ready.Do(func() { err = d.setUp(cfg) })
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// init sets up a zero Dialer with every default, once; a Dialer from New
+// is set up already. Every exported method calls it first.
+func (d *Dialer) init() {
+	d.ready.Do(func() {
+		if err := d.setUp(defaultConfig()); err != nil {
+			// The defaults are valid (TestZeroDialerHasEveryDefault): this cannot
+			// happen short of a bug, and a Dialer half set up must not dial.
+			panic("dialguard: setting up a zero Dialer: " + err.Error())
+		}
+	})
+}
+
+// setUp builds d from a validated configuration.
+func (d *Dialer) setUp(cfg config) error {
+	d.cfg, d.log = cfg, cfg.logger.Named("dialguard")
+	d.timeoutErr, d.stallErr = dialTimeoutError{cfg.timeout}, stallError{cfg.attemptTimeout}
 	d.dialAddr = d.dialNet
 	d.quiet, d.quietCancel = newQuietContext()
 	nd := &d.cfg.netDialer
@@ -85,18 +114,18 @@ func New(opts ...Option) (*Dialer, error) {
 	}
 	dests, err := newDestinations(cfg.memorySize)
 	if err != nil {
-		return nil, fmt.Errorf("dialguard: stall memory: %w", err)
+		return fmt.Errorf("dialguard: stall memory: %w", err)
 	}
 	d.dests = dests
 	if cfg.breakerOn {
 		if d.destBreakers, err = d.newRegistry("destination", true); err != nil {
-			return nil, err
+			return err
 		}
 		if d.addrBreakers, err = d.newRegistry("address", false); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return d, nil
+	return nil
 }
 
 // newRegistry builds one breaker registry. The destination registry wakes
@@ -152,6 +181,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 // dial is DialContext and, with handshake set, DialTLSContext (tls.go),
 // whose attempts run the TLS handshake after TCP connects.
 func (d *Dialer) dial(ctx context.Context, network, address string, handshake bool) (net.Conn, error) {
+	d.init()
 	if ctx == nil {
 		return nil, opError(network, address, errNilContext)
 	}
@@ -166,7 +196,10 @@ func (d *Dialer) dial(ctx context.Context, network, address string, handshake bo
 		return nil, &net.OpError{Op: "dial", Net: network, Err: err}
 	}
 	if ctx.Err() != nil { // already over: no I/O at all
-		return nil, opError(network, t.key, ctxError(ctx))
+		return nil, opError(network, cmp.Or(t.key, address), ctxError(ctx))
+	}
+	if err := d.resolveService(ctx, &t); err != nil {
+		return nil, opError(network, address, err)
 	}
 	// An open destination fails here, before anything is set up for it.
 	if d.destBreakers != nil && d.destBreakers.State(t.key) == breaker.Open {

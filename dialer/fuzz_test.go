@@ -34,8 +34,11 @@ func FuzzParseTarget(f *testing.F) {
 			}
 			return
 		}
-		if tg.port == 0 || tg.key == "" || tg.host == "" {
+		if tg.host == "" || (tg.service == "") == (tg.key == "") || (tg.service != "" && !validServiceName(tg.service)) {
 			t.Fatalf("parseTarget(%q, %q) accepted %+v", network, address, tg)
+		}
+		if tg.service != "" {
+			return // the port is looked up at dial time (service.go)
 		}
 		if tg.ip.IsValid() {
 			if (tg.family == family4 && !tg.ip.Is4()) || (tg.family == family6 && !tg.ip.Is6()) {

@@ -1,6 +1,7 @@
 package dialer
 
 import (
+	"context"
 	"net/netip"
 	"time"
 
@@ -12,10 +13,11 @@ import (
 // result is false when the dialer holds no breaker for it (never dialled,
 // forgotten, or breakers off).
 func (d *Dialer) DestinationState(destination string) (breaker.Snapshot, bool) {
+	d.init()
 	if d.destBreakers == nil {
 		return breaker.Snapshot{}, false
 	}
-	if t, err := parseTarget("tcp", destination); err == nil {
+	if t, err := parseTarget("tcp", destination); err == nil && d.resolveService(context.Background(), &t) == nil {
 		destination = t.key
 	}
 	return d.destBreakers.Snapshot(destination)
@@ -26,6 +28,7 @@ func (d *Dialer) DestinationState(destination string) (breaker.Snapshot, bool) {
 // address dialled as an IP literal has one breaker, its destination's, and
 // AddressState reports that one.
 func (d *Dialer) AddressState(addr netip.AddrPort) (breaker.Snapshot, bool) {
+	d.init()
 	if d.addrBreakers == nil {
 		return breaker.Snapshot{}, false
 	}
@@ -43,7 +46,8 @@ func (d *Dialer) AddressState(addr netip.AddrPort) (breaker.Snapshot, bool) {
 // (WithStallMemory), or is forgotten; its attempts are then timed by their
 // address's class.
 func (d *Dialer) DestinationTiming(destination string) (Timing, bool) {
-	if t, err := parseTarget("tcp", destination); err == nil {
+	d.init()
+	if t, err := parseTarget("tcp", destination); err == nil && d.resolveService(context.Background(), &t) == nil {
 		destination = t.key
 	}
 	dst, ok := d.dests.peek(destination)

@@ -26,6 +26,9 @@ type target struct {
 	ip      netip.Addr // valid when host is an IP literal
 	port    uint16
 	key     string // the destination: host:port as asked, host lower-cased
+	// service is the port as a service name ("http"), to be looked up
+	// (service.go); port and key are set once it is.
+	service string
 
 	// tls, set by DialTLSContext, is the configuration of the TLS handshake
 	// that each attempt makes after TCP connects (tls.go).
@@ -54,11 +57,11 @@ func parseTarget(network, address string) (target, error) {
 	if err != nil {
 		return t, err // already a *net.AddrError naming the problem
 	}
-	port, err := parsePort(portText, address)
+	port, service, err := parsePort(portText, address)
 	if err != nil {
 		return t, err
 	}
-	t.port = port
+	t.port, t.service = port, service
 	if host == "" {
 		return t, &net.AddrError{Err: "missing host in address", Addr: address}
 	}
@@ -68,18 +71,34 @@ func parseTarget(network, address string) (target, error) {
 			return t, &net.AddrError{Err: "address family does not match network " + network, Addr: host}
 		}
 		t.ip, t.host = ip, host
-		t.key = canonicalKey(netip.AddrPortFrom(ip, port), address)
+		if service == "" {
+			t.key = canonicalKey(netip.AddrPortFrom(ip, port), address)
+		}
 		return t, nil
 	}
 	if !validHostName(host) {
 		return t, &net.AddrError{Err: "invalid host name", Addr: host}
 	}
 	t.host = strings.ToLower(host)
+	if service != "" {
+		return t, nil
+	}
 	t.key = address // already host:port when the name is lower case
 	if len(address) != len(t.host)+1+len(portText) || address[:len(t.host)] != t.host {
 		t.key = net.JoinHostPort(t.host, portText)
 	}
 	return t, nil
+}
+
+// setPort sets the port a service name resolved to, and the key with it:
+// "host:http" and "host:80" are one destination.
+func (t *target) setPort(port uint16) {
+	t.port, t.service = port, ""
+	if t.ip.IsValid() {
+		t.key = canonicalKey(netip.AddrPortFrom(t.ip, port), "")
+		return
+	}
+	t.key = net.JoinHostPort(t.host, strconv.Itoa(int(port)))
 }
 
 // parseLiteral parses host as an IP address, without the cost of
@@ -94,21 +113,46 @@ func parseLiteral(host string) (netip.Addr, bool) {
 	return ip, err == nil
 }
 
-// parsePort accepts only decimal ports 1-65535. Service names are rejected:
-// a name that needs a lookup is a surprise inside a dialer that bounds
-// everything, and port 0 cannot be dialled.
-func parsePort(text, address string) (uint16, error) {
+// parsePort accepts what net.Dialer does: a decimal port 0-65535 (port 0
+// is dialled as given, and the connect fails as it does in net), or a
+// service name ("http"), returned for lookup (service.go).
+func parsePort(text, address string) (port uint16, service string, err error) {
 	if text == "" {
-		return 0, &net.AddrError{Err: "missing port in address", Addr: address}
+		return 0, "", &net.AddrError{Err: "missing port in address", Addr: address}
 	}
-	n, err := strconv.ParseUint(text, 10, 32)
-	if err != nil {
-		return 0, &net.AddrError{Err: "port is not a number", Addr: address}
+	if strings.Trim(text, "+-0123456789") == "" {
+		// A number, or meant to be one: net reports "invalid port" for
+		// the port alone, and so does this.
+		n, err := strconv.ParseUint(text, 10, 32)
+		if err != nil || n > 65535 {
+			return 0, "", &net.AddrError{Err: "invalid port", Addr: text}
+		}
+		return uint16(n), "", nil
 	}
-	if n == 0 || n > 65535 {
-		return 0, &net.AddrError{Err: "port out of range (1-65535)", Addr: address}
+	if !validServiceName(text) {
+		return 0, "", &net.AddrError{Err: "unknown port", Addr: text}
 	}
-	return uint16(n), nil
+	return 0, text, nil
+}
+
+// validServiceName checks the shape of a service name (RFC 6335 section
+// 5.1: 1-15 letters, digits and hyphens, at least one letter, no hyphen at
+// either end or twice in a row), so that garbage fails before any lookup.
+func validServiceName(s string) bool {
+	if len(s) == 0 || len(s) > 15 || s[0] == '-' || s[len(s)-1] == '-' || strings.Contains(s, "--") {
+		return false
+	}
+	letter := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+			letter = true
+		case c >= '0' && c <= '9', c == '-':
+		default:
+			return false
+		}
+	}
+	return letter
 }
 
 // validHostName checks the shape of a DNS name (RFC 1123 labels; underscores

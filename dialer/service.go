@@ -1,0 +1,36 @@
+package dialer
+
+import (
+	"context"
+	"net"
+)
+
+// portLookup is the part of *net.Resolver that finds a service's port. A
+// Resolver that has it (WithResolver) is asked; otherwise the standard
+// library's resolver is, which on Unix reads /etc/services, as net.Dialer
+// does for "host:http".
+type portLookup interface {
+	LookupPort(ctx context.Context, network, service string) (int, error)
+}
+
+// resolveService looks up t's service name, if it has one, and sets its
+// port and key. Its error is the resolver's (a *net.DNSError "unknown
+// port" for a name that is not a service), as net.Dialer reports it.
+func (d *Dialer) resolveService(ctx context.Context, t *target) error {
+	if t.service == "" {
+		return nil
+	}
+	var lookup portLookup = net.DefaultResolver
+	if pl, ok := d.cfg.resolver.(portLookup); ok {
+		lookup = pl
+	}
+	port, err := lookup.LookupPort(ctx, t.network, t.service)
+	if err != nil {
+		return err
+	}
+	if port < 0 || port > 65535 {
+		return &net.AddrError{Err: "invalid port", Addr: t.service}
+	}
+	t.setPort(uint16(port))
+	return nil
+}
