@@ -52,6 +52,11 @@ type Dialer struct {
 	// a testing/synctest bubble.
 	dialAddr attemptFunc
 
+	// localFamily is the family of WithNetDialer's LocalAddr, when it has
+	// one (not a wildcard): addresses of the other family cannot be
+	// reached from it, and are left out, as net.Dialer leaves them out.
+	localFamily family
+
 	// priors is what the process has seen of each family and class of
 	// address (timing.go); families, whether IPv6 is broken (family.go).
 	priors   priors
@@ -97,6 +102,7 @@ func (d *Dialer) setUp(cfg config) error {
 	d.cfg, d.log = cfg, cfg.logger.Named("dialguard")
 	d.timeoutErr, d.stallErr = dialTimeoutError{cfg.timeout}, stallError{cfg.attemptTimeout}
 	d.dialAddr = d.dialNet
+	d.localFamily = localFamilyOf(cfg.netDialer.LocalAddr)
 	d.quiet, d.quietCancel = newQuietContext()
 	nd := &d.cfg.netDialer
 	if nd.ControlContext != nil {
@@ -361,10 +367,48 @@ func (d *Dialer) dialRound(ctx context.Context, c *call, try int) (net.Conn, err
 	return r.run(ctx)
 }
 
+// localFamilyOf returns the family a local address confines a dial to:
+// any for none, a wildcard, or an address that is not TCP's.
+func localFamilyOf(la net.Addr) family {
+	tcp, ok := la.(*net.TCPAddr)
+	if !ok || tcp == nil || tcp.IP == nil || tcp.IP.IsUnspecified() {
+		return familyAny
+	}
+	if tcp.IP.To4() != nil {
+		return family4
+	}
+	return family6
+}
+
+// reachable reports whether a can be dialled from the local address.
+func (d *Dialer) reachable(a netip.AddrPort) bool {
+	switch d.localFamily {
+	case family4:
+		return a.Addr().Unmap().Is4()
+	case family6:
+		return !a.Addr().Unmap().Is4()
+	}
+	return true
+}
+
 // admissible keeps, in order, the candidates the policy allows and whose
 // breaker is not open, and returns the first denial (or the one given).
+// Candidates the local address cannot reach are left out first; if that
+// leaves none, the error is net's "no suitable address found".
 func (d *Dialer) admissible(c *call, cands []netip.AddrPort, denied error) ([]netip.AddrPort, error) {
 	open := cands[:0]
+	if d.localFamily != familyAny {
+		reach := cands[:0]
+		for _, a := range cands {
+			if d.reachable(a) {
+				reach = append(reach, a)
+			}
+		}
+		if len(reach) == 0 && len(cands) > 0 {
+			return nil, cmp.Or(denied, error(&net.AddrError{Err: "no suitable address found", Addr: d.cfg.netDialer.LocalAddr.String()}))
+		}
+		cands, open = reach, reach[:0]
+	}
 	for _, a := range cands {
 		if err := d.cfg.policy.check(a); err != nil {
 			denied = cmp.Or(denied, err)

@@ -279,15 +279,26 @@ func WithResolutionDelay(d time.Duration) Option {
 	}
 }
 
-// WithNetDialer sets the net.Dialer that makes each connection attempt, for
-// its LocalAddr, KeepAlive, KeepAliveConfig, Control and ControlContext. The
-// dialer is copied. Its Timeout, Deadline, Cancel, FallbackDelay,
-// DualStack and Resolver are not used: dialguard owns deadlines,
-// cancellation, the race and resolution, and a non-zero Timeout, Deadline
-// or Cancel is reported as an error so that nobody believes it applies. A nil dialer is an error.
+// WithNetDialer sets the net.Dialer that makes each connection attempt.
+// The dialer is copied. Every field is honoured or refused here, naming
+// it:
 //
-// The context ControlContext receives carries the caller's values and
-// cancellation, and its Done closes at the attempt's deadline.
+//   - LocalAddr, KeepAlive, KeepAliveConfig, Control, ControlContext and
+//     multipath TCP (SetMultipathTCP) apply to every attempt, as in net. A
+//     LocalAddr of one family leaves out the other family's addresses, as
+//     net.Dialer does.
+//   - Resolver, if set, resolves names, as WithResolver would (a later
+//     WithResolver replaces it).
+//   - FallbackDelay, if positive, fixes the attempt delay, as
+//     WithAttemptDelay would (at least MinAttemptDelay); negative (no fast
+//     fallback) is refused: dialguard always races.
+//   - DualStack is deprecated and ignored, as net.Dialer ignores it.
+//   - Timeout, Deadline and Cancel are refused: dialguard owns deadlines
+//     and cancellation (WithTimeout, WithAttemptTimeout, the context).
+//
+// A nil dialer is an error. The context ControlContext receives carries the
+// caller's values and cancellation, and its Done closes at the attempt's
+// deadline.
 func WithNetDialer(nd *net.Dialer) Option {
 	return func(c *config) error {
 		if nd == nil {
@@ -301,9 +312,21 @@ func WithNetDialer(nd *net.Dialer) Option {
 			// hiding the attempt's deadline from ControlContext.
 			return optionError("WithNetDialer", "Cancel (deprecated) is not used; cancel the context given to DialContext instead")
 		}
+		switch {
+		case nd.FallbackDelay < 0:
+			return optionError("WithNetDialer", "FallbackDelay %v (no fast fallback) is not supported: dialguard always races the addresses (RFC 8305)", nd.FallbackDelay)
+		case nd.FallbackDelay > 0 && nd.FallbackDelay < MinAttemptDelay:
+			return optionError("WithNetDialer", "FallbackDelay must be at least %v (RFC 8305 section 5), got %v", MinAttemptDelay, nd.FallbackDelay)
+		case nd.FallbackDelay > 0:
+			c.attemptDelay = nd.FallbackDelay
+		}
+		if nd.Resolver != nil {
+			c.resolver = nd.Resolver
+		}
 		c.netDialer = *nd
-		c.netDialer.Resolver = nil
+		c.netDialer.Resolver = nil // the race dials IP literals; nothing to resolve there
 		c.netDialer.FallbackDelay = 0
+		c.netDialer.DualStack = false //nolint:staticcheck // deprecated, ignored by net too
 		return nil
 	}
 }

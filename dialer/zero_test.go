@@ -129,3 +129,75 @@ func TestServiceNamesAndPortZeroAsInNet(t *testing.T) {
 		t.Errorf("127.0.0.1:0: err = %v, want ECONNREFUSED, as net.Dialer gets", err)
 	}
 }
+
+// TestLocalAddrLeavesOutTheOtherFamily: with a LocalAddr of one family, a
+// name that has both is dialled on that family only, as net.Dialer does,
+// and a name with none of it fails with net's "no suitable address found".
+func TestLocalAddrLeavesOutTheOtherFamily(t *testing.T) {
+	ds := dialtest.NewDualStack(t) // [::1]:P stalls, 127.0.0.1:P answers
+	res := dialtest.NewResolver(map[string]dialtest.Host{
+		"both.test":   {IPv6: []netip.Addr{netip.IPv6Loopback()}, IPv4: []netip.Addr{netip.MustParseAddr("127.0.0.1")}},
+		"v6only.test": {IPv6: []netip.Addr{netip.IPv6Loopback()}},
+	})
+	var mu sync.Mutex
+	var tried []netip.AddrPort
+	d := newDialer(t, dialer.WithResolver(res),
+		dialer.WithNetDialer(&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}}),
+		dialer.WithAttemptObserver(func(ai dialer.AttemptInfo) {
+			mu.Lock()
+			tried = append(tried, ai.Address)
+			mu.Unlock()
+		}))
+	port := strconv.Itoa(int(ds.Port))
+	start := time.Now()
+	c, err := d.DialContext(t.Context(), "tcp", "both.test:"+port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	mu.Lock()
+	if len(tried) != 1 || !tried[0].Addr().Is4() {
+		t.Errorf("attempts %v, want only 127.0.0.1 (the local address is IPv4)", tried)
+	}
+	mu.Unlock()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("dial took %v", took)
+	}
+	_, err = d.DialContext(t.Context(), "tcp", "v6only.test:"+port)
+	var ae *net.AddrError
+	if !errors.As(err, &ae) || ae.Err != "no suitable address found" {
+		t.Errorf("v6only.test from 127.0.0.1: err = %v, want net's \"no suitable address found\"", err)
+	}
+}
+
+// TestNetDialerFieldsAreHonouredOrRefused: WithNetDialer's Resolver
+// resolves, a positive FallbackDelay fixes the attempt delay, and what
+// dialguard cannot honour is refused at New, naming the field.
+func TestNetDialerFieldsAreHonouredOrRefused(t *testing.T) {
+	srv := dialtest.NewHealthy(t, "127.0.0.1:0")
+	dns := dialtest.NewDNSServer(map[string][]netip.Addr{"nd.test": {srv.Addr().Addr()}})
+	t.Cleanup(func() { dns.Close() })
+	d := newDialer(t, dialer.WithNetDialer(&net.Dialer{Resolver: dns.Resolver(), FallbackDelay: 40 * time.Millisecond}))
+	c, err := d.DialContext(t.Context(), "tcp", net.JoinHostPort("nd.test", strconv.Itoa(int(srv.Addr().Port()))))
+	if err != nil {
+		t.Fatalf("a name known only to the net.Dialer's Resolver: %v", err)
+	}
+	c.Close()
+	if tm, ok := d.DestinationTiming(net.JoinHostPort("nd.test", strconv.Itoa(int(srv.Addr().Port())))); !ok || tm.AttemptDelay != 40*time.Millisecond {
+		t.Errorf("DestinationTiming = %+v, %v; want FallbackDelay's 40ms as the attempt delay", tm, ok)
+	}
+	for _, tc := range []struct {
+		nd   net.Dialer
+		want string
+	}{
+		{net.Dialer{Timeout: time.Second}, "Timeout"},
+		{net.Dialer{Deadline: time.Now()}, "Deadline"},
+		{net.Dialer{Cancel: make(chan struct{})}, "Cancel"},
+		{net.Dialer{FallbackDelay: -1}, "FallbackDelay"},
+		{net.Dialer{FallbackDelay: time.Millisecond}, "FallbackDelay"},
+	} {
+		if _, err := dialer.New(dialer.WithNetDialer(&tc.nd)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(WithNetDialer(%+v)) = %v, want an error naming %s", tc.nd, err, tc.want)
+		}
+	}
+}
