@@ -206,6 +206,11 @@ func (d *Dialer) classifyCut(res *attemptResult, cause, ended error) {
 // dialNet is the default attemptFunc: the configured net.Dialer on an IP
 // literal, so it never resolves and never races by itself.
 func (d *Dialer) dialNet(ctx context.Context, network string, _ netip.AddrPort, key string) (net.Conn, error) {
+	if la, ok := ctx.Value(localAddrKey{}).(*net.TCPAddr); ok {
+		nd := d.cfg.netDialer // DialTCP's local address, for this dial only
+		nd.LocalAddr = la
+		return nd.DialContext(ctx, network, key)
+	}
 	return d.cfg.netDialer.DialContext(ctx, network, key)
 }
 

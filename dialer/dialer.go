@@ -245,8 +245,10 @@ func (d *Dialer) deadline(ctx context.Context, now time.Time) (time.Time, error)
 // dialPassThrough hands networks other than tcp* to net.Dialer with the
 // deadline applied.
 func (d *Dialer) dialPassThrough(ctx context.Context, network, address string) (net.Conn, error) {
-	deadline, cause := d.deadline(ctx, time.Now())
-	ctx, cancel := context.WithDeadlineCause(ctx, deadline, cause)
+	ctx, cancel, err := d.passThroughContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
 	defer cancel()
 	return d.cfg.netDialer.DialContext(ctx, network, address)
 }
