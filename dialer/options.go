@@ -437,11 +437,11 @@ func WithBackoff(newBackOff func() backoff.BackOff) Option {
 }
 
 // WithRetryBudget sets the retry budget of each destination: over the last
-// RetryBudgetWindow (10 s), retries may be at most ratio times the number of
-// dials plus floor. The defaults are DefaultRetryRatio (0.2) and
-// DefaultRetryFloor (10): a dead destination under load sees at most 1.2
-// attempts per dial instead of 1+MaxRetries. ratio must be in [0, 1] and
-// floor must not be negative.
+// 10 to 20 s (the current RetryBudgetWindow and the one before), retries
+// may be at most ratio times the number of dials plus floor. The defaults
+// are DefaultRetryRatio (0.5) and DefaultRetryFloor (10): a destination
+// failing under load sees at most about 1.5 attempts per dial instead of
+// 1+MaxRetries. ratio must be in [0, 1] and floor must not be negative.
 func WithRetryBudget(ratio float64, floor int) Option {
 	return func(c *config) error {
 		if !(ratio >= 0 && ratio <= 1) {
