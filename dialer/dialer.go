@@ -365,7 +365,8 @@ func (d *Dialer) dialRound(ctx context.Context, c *call, try int) (net.Conn, err
 		s := race{d: d, c: c, try: try}
 		return s.single(ctx, cancel != nil, open[0], c.led.keyOf(open[0]))
 	}
-	r := race{d: d, c: c, try: try, pending: open, late: res.late, promptBy: res.promptBy, denied: denied}
+	r := race{d: d, c: c, try: try, pending: open, late: res.late, promptBy: res.promptBy, denied: denied, dns: res.trace}
+	defer res.trace.finish(nil) // the race ended before the late family answered
 	return r.run(ctx)
 }
 

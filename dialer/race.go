@@ -39,8 +39,9 @@ type race struct {
 	denied   error // the first address the policy refused
 	rejected error // a TLS handshake rejected (certificate, protocol): final
 
-	v6Suspect bool // an IPv6 attempt was suspect or stalled (family memory)
-	fresh     int  // fresh SYNs started to addresses already tried (startFresh)
+	dns       *dnsTrace // the round's DNS report, when traced and a family is late
+	v6Suspect bool      // an IPv6 attempt was suspect or stalled (family memory)
+	fresh     int       // fresh SYNs started to addresses already tried (startFresh)
 }
 
 // maxFreshSYNs bounds the fresh SYNs of one round.
@@ -155,6 +156,8 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 			}
 		case l := <-r.late:
 			r.late = nil
+			r.dns.add(l.addrs)
+			r.dns.finish(nil)
 			if l.none() {
 				r.d.markPromptBy(c.dst, r.promptBy)
 			}

@@ -32,6 +32,10 @@ type resolution struct {
 	// promptBy: when late is set, the name is prompt (destination.promptAt)
 	// if the late family answers "none" by then; zero: it cannot be.
 	promptBy time.Time
+
+	// trace, when a ClientTrace is watching and late is set, is the
+	// round's DNS report, which the race finishes (trace.go).
+	trace *dnsTrace
 }
 
 // resolveName resolves c's name for one round. A destination marked prompt
@@ -41,6 +45,19 @@ type resolution struct {
 // returns that context, and its cancel, for the race that a late family may
 // join. cancel is nil when the round made no context.
 func (d *Dialer) resolveName(ctx context.Context, c *call) (context.Context, context.CancelFunc, resolution, error) {
+	ctx, dt := startDNSTrace(ctx, c.t.host)
+	rctx, cancel, res, err := d.resolveRound(ctx, c)
+	dt.add(res.addrs)
+	if err != nil || res.late == nil {
+		dt.finish(err)
+	} else {
+		res.trace = dt
+	}
+	return rctx, cancel, res, err
+}
+
+// resolveRound is resolveName's work, traced or not.
+func (d *Dialer) resolveRound(ctx context.Context, c *call) (context.Context, context.CancelFunc, resolution, error) {
 	prefer, prompt := c.dst.resolutionHint(time.Now(), d.cfg.memoryTTL)
 	if !prefer.IsValid() && c.t.family == familyAny && d.families.preferIPv4(time.Now()) {
 		// IPv6 is broken for this process (family.go): wait for IPv4, as
