@@ -33,10 +33,13 @@
 // How to read the table, one row per contender:
 //
 //	first dial        the first dial to incident.test ("failed" if it did not connect)
-//	steady dial       mean of the next dials to incident.test, (dials[, failures])
+//	steady dial       mean of the next dials to incident.test, and how many
+//	                  of them connected; the first-address-only client makes
+//	                  fewer (each costs it the whole deadline: 3 s budget)
 //	storm mean wait   how long a storm caller waited for its answer, on average
 //	storm worst wait  the longest a storm caller waited
-//	answered <50ms    storm callers that got their answer (an error) within 50 ms
+//	failed fast       storm callers that failed within 50 ms (in the storm
+//	                  nothing connects: dead.test is dead)
 //	circuit open      storm callers refused with dialer.ErrCircuitOpen
 //	peak SYN_SENT     most sockets seen at once in SYN_SENT toward dead.test
 //

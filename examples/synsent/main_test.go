@@ -81,7 +81,7 @@ func TestRunTable(t *testing.T) {
 	steady := func(name string) time.Duration {
 		t.Helper()
 		cell := rows[name][2]
-		d, err := time.ParseDuration(strings.Fields(cell)[0])
+		d, err := time.ParseDuration(strings.TrimSuffix(strings.Fields(cell)[0], ","))
 		if err != nil {
 			t.Fatalf("steady dial of %s: %q: %v", name, cell, err)
 		}
@@ -92,6 +92,12 @@ func TestRunTable(t *testing.T) {
 	}
 	if d := steady("net.Dialer"); d < 250*time.Millisecond {
 		t.Errorf("net.Dialer steady dial = %v, want >= 250ms (its fallback delay is 300ms)", d)
+	}
+	if cell := rows["dialguard"][2]; !strings.Contains(cell, "connected") || strings.Contains(cell, "budget") {
+		t.Errorf("dialguard steady dial = %q, want how many connected, and no budget note", cell)
+	}
+	if cell := rows[contenderNames[0]][2]; !strings.Contains(cell, " 0/") {
+		t.Errorf("first-address-only steady dial = %q, want none connected", cell)
 	}
 	if first := rows[contenderNames[0]][1]; !strings.HasSuffix(first, "failed") {
 		t.Errorf("first-address-only first dial = %q, want a failure", first)
@@ -274,13 +280,13 @@ func TestRunJSON(t *testing.T) {
 			SteadyDialMS   float64 `json:"steady_dial_ms"`
 			SteadyFailures int     `json:"steady_failures"`
 			Storm          struct {
-				Callers      int     `json:"callers"`
-				MeanWaitMS   float64 `json:"mean_wait_ms"`
-				WorstWaitMS  float64 `json:"worst_wait_ms"`
-				AnsweredFast int     `json:"answered_fast"`
-				CircuitOpen  int     `json:"circuit_open"`
-				Connected    int     `json:"connected"`
-				PeakSynSent  int     `json:"peak_syn_sent"`
+				Callers     int     `json:"callers"`
+				MeanWaitMS  float64 `json:"mean_wait_ms"`
+				WorstWaitMS float64 `json:"worst_wait_ms"`
+				FailedFast  int     `json:"failed_fast"`
+				CircuitOpen int     `json:"circuit_open"`
+				Connected   int     `json:"connected"`
+				PeakSynSent int     `json:"peak_syn_sent"`
 			} `json:"storm"`
 		} `json:"contenders"`
 		Conclusions []string         `json:"conclusions"`
@@ -370,5 +376,24 @@ func TestFlagValidation(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "-callers") {
 		t.Errorf("run(-h) printed %q, want the usage", out.String())
+	}
+}
+
+// TestTableExplainsEveryColumn: the steady cell says how many dials
+// connected and why a contender made fewer, and the storm column counts
+// callers that failed fast, not any answer.
+func TestTableExplainsEveryColumn(t *testing.T) {
+	rep := report{Settings: settings{SteadyDials: 10}, Contenders: []result{
+		{Contender: "few", SteadyDials: 2, SteadyFailures: 2, SteadyDial: millis(1500 * time.Millisecond)},
+		{Contender: "all", SteadyDials: 10, SteadyDial: millis(time.Millisecond), Storm: stormResult{Callers: 5, FailedFast: 3}},
+	}}
+	var out strings.Builder
+	if err := writeTable(&out, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"1.50s, 0/2 connected (2 dials: 3s budget)", "1.0ms, 10/10 connected", "3/5", "failed fast (<50ms)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, out.String())
+		}
 	}
 }

@@ -27,12 +27,12 @@ type result struct {
 
 // stormResult is what the storm callers of one contender saw.
 type stormResult struct {
-	Callers      int    `json:"callers"`
-	MeanWait     millis `json:"mean_wait_ms"`
-	WorstWait    millis `json:"worst_wait_ms"`
-	AnsweredFast int    `json:"answered_fast"` // answered within fastAnswer
-	CircuitOpen  int    `json:"circuit_open"`  // errors.Is(err, dialer.ErrCircuitOpen)
-	Connected    int    `json:"connected"`     // should be 0: the host is dead
+	Callers     int    `json:"callers"`
+	MeanWait    millis `json:"mean_wait_ms"`
+	WorstWait   millis `json:"worst_wait_ms"`
+	FailedFast  int    `json:"failed_fast"`  // failed (none connects) within fastAnswer
+	CircuitOpen int    `json:"circuit_open"` // errors.Is(err, dialer.ErrCircuitOpen)
+	Connected   int    `json:"connected"`    // should be 0: the host is dead
 	// CircuitOpenAt is when, counted from the first arrival, the first
 	// caller was refused with ErrCircuitOpen; absent if none was.
 	CircuitOpenAt *millis `json:"circuit_open_at_ms,omitempty"`
@@ -137,8 +137,8 @@ func storm(ctx context.Context, dial dialFunc, address string, cfg config) storm
 	for _, a := range answers {
 		total += a.wait
 		s.WorstWait = max(s.WorstWait, millis(a.wait))
-		if a.wait < fastAnswer {
-			s.AnsweredFast++
+		if a.err != nil && a.wait < fastAnswer {
+			s.FailedFast++
 		}
 		switch {
 		case a.err == nil:

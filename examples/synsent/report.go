@@ -49,6 +49,9 @@ type settings struct {
 	ArrivalSpacing millis `json:"arrival_spacing_ms"`
 	Deadline       millis `json:"deadline_ms"`
 	AttemptTimeout string `json:"dialguard_attempt_timeout"`
+	// SteadyDials is how many steady dials each contender makes (-steady);
+	// the first-address-only client makes fewer (firstOnlySteadyBudget).
+	SteadyDials int `json:"steady_dials"`
 
 	Incident        string   `json:"incident"` // incident.test:P
 	IncidentPort    uint16   `json:"incident_port"`
@@ -80,7 +83,7 @@ func writePreamble(out io.Writer, s settings) error {
 // tableHeader names the table's columns, in order.
 var tableHeader = []string{
 	"contender", "first dial", "steady dial", "storm mean wait", "storm worst wait",
-	"answered <50ms", "circuit open", "peak SYN_SENT",
+	"failed fast (<50ms)", "circuit open", "peak SYN_SENT",
 }
 
 // writeTable prints one aligned row per contender, columns separated by
@@ -96,12 +99,15 @@ func writeTable(out io.Writer, rep report) error {
 		if r.FirstDialError != "" {
 			first += " failed"
 		}
-		steady := fmt.Sprintf("%v (%d)", r.SteadyDial, r.SteadyDials)
-		if r.SteadyFailures > 0 {
-			steady = fmt.Sprintf("%v (%d, %d failed)", r.SteadyDial, r.SteadyDials, r.SteadyFailures)
+		// The mean, and how many of the dials connected; a contender
+		// whose every dial costs the whole deadline makes fewer (its
+		// steady dials are capped at firstOnlySteadyBudget).
+		steady := fmt.Sprintf("%v, %d/%d connected", r.SteadyDial, r.SteadyDials-r.SteadyFailures, r.SteadyDials)
+		if r.SteadyDials < rep.Settings.SteadyDials {
+			steady += fmt.Sprintf(" (%d dials: %v budget)", r.SteadyDials, firstOnlySteadyBudget)
 		}
 		row(r.Contender, first, steady, r.Storm.MeanWait.String(), r.Storm.WorstWait.String(),
-			fmt.Sprintf("%d/%d", r.Storm.AnsweredFast, r.Storm.Callers),
+			fmt.Sprintf("%d/%d", r.Storm.FailedFast, r.Storm.Callers),
 			fmt.Sprint(r.Storm.CircuitOpen), fmt.Sprint(r.Storm.PeakSynSent))
 	}
 	if err := tw.Flush(); err != nil {
@@ -157,7 +163,7 @@ func conclude(rep report) []string {
 	storm += fmt.Sprintf(" and its callers waited %v on average", guard.Storm.MeanWait)
 	if guard.Storm.CircuitOpenAt != nil {
 		storm += fmt.Sprintf(": its breaker opened %v into the storm, after which callers were refused at once (%d got ErrCircuitOpen, %d within %v).",
-			*guard.Storm.CircuitOpenAt, guard.Storm.CircuitOpen, guard.Storm.AnsweredFast, fastAnswer)
+			*guard.Storm.CircuitOpenAt, guard.Storm.CircuitOpen, guard.Storm.FailedFast, fastAnswer)
 	} else {
 		storm += "; its breaker never opened (no attempt reached its stall bound before the callers' deadline)."
 	}

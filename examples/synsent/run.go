@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string, out io.Writer) (err error) {
 		ArrivalSpacing:  millis(arrivalSpacing),
 		Deadline:        millis(cfg.deadline),
 		AttemptTimeout:  attemptTimeoutLabel(cfg),
+		SteadyDials:     cfg.steady,
 		Incident:        w.incidentAddress(),
 		IncidentPort:    w.incident.Port,
 		StalledIncident: w.incident.Stalled.String(),
