@@ -145,25 +145,38 @@ func (s *stormSums) report(b *testing.B) {
 // when b ends) and serves "storm.test" -> [::1, 127.0.0.1]. It returns Q and
 // the DNS server, which the caller closes.
 func stallBothFamilies(b *testing.B) (uint16, *dialtest.DNSServer) {
+	port, stalled := onBothFamilies(b, dialtest.ListenStalled)
+	b.Cleanup(func() { stalled[0].Close(); stalled[1].Close() })
+	srv := dialtest.NewDNSServer(map[string][]netip.Addr{
+		"storm.test": {netip.MustParseAddr("::1"), netip.MustParseAddr("127.0.0.1")},
+	})
+	return port, srv
+}
+
+// onBothFamilies binds listen on [::1]:P and 127.0.0.1:P, for a port P free
+// on both, and returns P and the two listeners, for the caller to close.
+func onBothFamilies[L listener](b *testing.B, listen func(string) (L, error)) (uint16, []L) {
 	for range 5 {
-		s6, err := dialtest.ListenStalled("[::1]:0")
+		l6, err := listen("[::1]:0")
 		if err != nil {
 			b.Fatal(err)
 		}
-		port := s6.Addr().Port()
-		s4, err := dialtest.ListenStalled("127.0.0.1:" + strconv.Itoa(int(port)))
+		port := l6.Addr().Port()
+		l4, err := listen("127.0.0.1:" + strconv.Itoa(int(port)))
 		if err != nil {
-			s6.Close()
+			l6.Close()
 			continue
 		}
-		b.Cleanup(func() { s6.Close(); s4.Close() })
-		srv := dialtest.NewDNSServer(map[string][]netip.Addr{
-			"storm.test": {netip.MustParseAddr("::1"), netip.MustParseAddr("127.0.0.1")},
-		})
-		return port, srv
+		return port, []L{l6, l4}
 	}
 	b.Fatal("no port free on both ::1 and 127.0.0.1")
 	return 0, nil
+}
+
+// listener is what dialtest's listeners have in common.
+type listener interface {
+	Addr() netip.AddrPort
+	Close() error
 }
 
 // evenArrivals is the storm's schedule: n callers, one every spacing.
@@ -230,7 +243,7 @@ func storm(dial dialFunc, addr string, port uint16, arrivals []time.Duration) st
 // 250 over one second, each with a 1.5 s deadline. Reported as
 // BenchmarkLabLANBlackout reports its storm (the same storm over loopback).
 func BenchmarkWarmStorm(b *testing.B) {
-	port, healthy := healthyBothFamilies(b)
+	port, healthy := onBothFamilies(b, dialtest.ListenHealthy)
 	srv := newDNS(b, map[string][]netip.Addr{"warm.test": {netip.IPv6Loopback(), netip.MustParseAddr("127.0.0.1")}})
 	var stalled []*dialtest.Stalled
 	closeAll := func() {
@@ -269,24 +282,4 @@ func listenEach[L any](addrs []string, listen func(string) (L, error)) ([]L, err
 		out = append(out, l)
 	}
 	return out, nil
-}
-
-// healthyBothFamilies binds an echo server on [::1]:P and 127.0.0.1:P and
-// returns P and the two.
-func healthyBothFamilies(b *testing.B) (uint16, []*dialtest.Healthy) {
-	for range 5 {
-		h6, err := dialtest.ListenHealthy("[::1]:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		port := h6.Addr().Port()
-		h4, err := dialtest.ListenHealthy("127.0.0.1:" + strconv.Itoa(int(port)))
-		if err != nil {
-			h6.Close()
-			continue
-		}
-		return port, []*dialtest.Healthy{h6, h4}
-	}
-	b.Fatal("no port free on both ::1 and 127.0.0.1")
-	return 0, nil
 }
