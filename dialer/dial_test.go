@@ -329,6 +329,7 @@ func TestBadInputFailsBeforeAnyIO(t *testing.T) {
 		{"no host", "tcp", ":80", "missing host"},
 		{"space in host", "tcp", "exa mple.test:80", "invalid host name"},
 		{"label starts with a hyphen", "tcp", "-bad.test:80", "invalid host name"},
+		{"label ends with a hyphen", "tcp", "bad-.test:80", "invalid host name"},
 		{"IPv6 literal on tcp4", "tcp4", "[::1]:80", "does not match"},
 		{"IPv4 literal on tcp6", "tcp6", "127.0.0.1:80", "does not match"},
 		{"unbracketed IPv6", "tcp", "::1:80", "too many colons"},
@@ -352,7 +353,7 @@ func TestBadInputFailsBeforeAnyIO(t *testing.T) {
 	if _, err := d.DialContext(nil, "tcp", "127.0.0.1:80"); err == nil || !strings.Contains(err.Error(), "nil context") { //nolint:staticcheck
 		t.Errorf("nil context: err = %v", err)
 	}
-	if n := res.Lookups("example.test") + res.Lookups("exa mple.test") + res.Lookups("-bad.test"); n != 0 {
+	if n := res.Lookups("example.test") + res.Lookups("exa mple.test") + res.Lookups("-bad.test") + res.Lookups("bad-.test"); n != 0 {
 		t.Errorf("%d lookups made for bad input", n)
 	}
 }

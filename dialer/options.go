@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -169,11 +170,20 @@ func optionError(option, format string, args ...any) error {
 }
 
 // WithResolver sets the resolver used for host names. The default is
-// net.DefaultResolver. A nil resolver is an error.
+// net.DefaultResolver. A nil resolver is an error, and so is a nil pointer
+// of any other type in the interface (it would crash the first dial),
+// except a nil *net.Resolver, which is net's default resolver, as it is for
+// net.Dialer.
 func WithResolver(r Resolver) Option {
 	return func(c *config) error {
 		if r == nil {
 			return optionError("WithResolver", "nil resolver")
+		}
+		if nr, ok := r.(*net.Resolver); ok && nr == nil {
+			r = net.DefaultResolver // a nil *net.Resolver is net's default, as in net.Dialer
+		} else if v := reflect.ValueOf(r); v.Kind() == reflect.Pointer && v.IsNil() {
+			// A nil pointer in the interface: it would crash the first dial.
+			return optionError("WithResolver", "nil resolver (a nil %T)", r)
 		}
 		c.resolver = r
 		return nil

@@ -3,12 +3,14 @@ package dialer_test
 import (
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dialguard/dialguard/breaker"
 	"github.com/dialguard/dialguard/dialer"
+	"github.com/dialguard/dialguard/dialer/dialtest"
 )
 
 // Each bad value is refused by New with an error that names its option.
@@ -18,6 +20,7 @@ func TestBadOptionValuesAreRefused(t *testing.T) {
 		opt  dialer.Option
 	}{
 		{"WithResolver", dialer.WithResolver(nil)},
+		{"WithResolver", dialer.WithResolver((*dialtest.Resolver)(nil))},
 		{"WithLogger", dialer.WithLogger(nil)},
 		{"WithTimeout", dialer.WithTimeout(0)},
 		{"WithAttemptTimeout", dialer.WithAttemptTimeout(-time.Second)},
@@ -43,4 +46,19 @@ func TestBadOptionValuesAreRefused(t *testing.T) {
 			t.Errorf("New(%s(bad)) = %v, want an error naming the option", tc.name, err)
 		}
 	}
+}
+
+// A nil *net.Resolver is net's default resolver, as for net.Dialer.
+func TestNilNetResolverIsTheDefault(t *testing.T) {
+	d, err := dialer.New(dialer.WithResolver((*net.Resolver)(nil)))
+	if err != nil {
+		t.Fatalf("New(WithResolver((*net.Resolver)(nil))) = %v, want the default resolver", err)
+	}
+	srv := dialtest.NewHealthy(t, "127.0.0.1:0")
+	// localhost resolves (through /etc/hosts) with the default resolver.
+	c, err := d.DialContext(t.Context(), "tcp4", net.JoinHostPort("localhost", strconv.Itoa(int(srv.Addr().Port()))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
 }

@@ -168,8 +168,8 @@ func validHostName(host string) bool {
 		c := name[i]
 		switch {
 		case c == '.':
-			if labelLen == 0 {
-				return false
+			if labelLen == 0 || name[i-1] == '-' {
+				return false // an empty label, or one that ends with a hyphen
 			}
 			labelLen = 0
 			continue
