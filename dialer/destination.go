@@ -101,16 +101,6 @@ func (dst *destination) addrKey(a netip.AddrPort) string {
 	return k
 }
 
-// recordWinner remembers that a connected, so the next dial starts with it.
-func (dst *destination) recordWinner(a netip.AddrPort, now time.Time) {
-	dst.mu.Lock()
-	dst.winner, dst.winnerAt, dst.lastSuccess, dst.answeredAt = a, now, now, now
-	dst.refusedRun = 0
-	delete(dst.stalled, a)
-	dst.wakeLocked()
-	dst.mu.Unlock()
-}
-
 // addrSamples is how many handshakes an address needs before its own
 // estimate times it.
 const addrSamples = 4
@@ -121,7 +111,7 @@ const addrSamples = 4
 func (dst *destination) estimate(a netip.AddrPort, now time.Time, ttl time.Duration) (e rtt, lossy, ok bool) {
 	dst.mu.Lock()
 	defer dst.mu.Unlock()
-	lossy = !dst.lateAt.IsZero() && now.Sub(dst.lateAt) < ttl
+	lossy = dst.lossyLocked(now, ttl)
 	// An address's own estimate once it has addrSamples handshakes (its
 	// family may take another path); before that the destination's, whose
 	// variation has settled sooner (RFC 6298 starts rttvar at half the
@@ -140,13 +130,23 @@ func (dst *destination) estimate(a netip.AddrPort, now time.Time, ttl time.Durat
 // samples the destination's estimate holds. A handshake that was answered
 // only after the kernel's SYN retransmission, or late for its history,
 // marks the destination lossy; the former is left out of the estimates.
-func (dst *destination) learn(a netip.AddrPort, tcp, tls time.Duration, late bool, now time.Time) int {
+// With winner (the attempt won its race, rather than connecting after the
+// race was decided), it also remembers a as the address the next dial
+// starts with, and wakes admission's waiters: one lock for both.
+func (dst *destination) learn(a netip.AddrPort, tcp, tls time.Duration, late, winner bool, now time.Time) int {
 	dst.mu.Lock()
 	defer dst.mu.Unlock()
-	if late || dst.rtt.retransmitted(tcp) {
+	if winner {
+		dst.winner, dst.winnerAt, dst.lastSuccess, dst.answeredAt = a, now, now, now
+		dst.refusedRun = 0
+		delete(dst.stalled, a)
+		dst.wakeLocked()
+	}
+	retransmitted := dst.rtt.retransmitted(tcp)
+	if late || retransmitted {
 		dst.lateAt = now
 	}
-	if !dst.rtt.retransmitted(tcp) {
+	if !retransmitted {
 		dst.rtt.add(tcp, now)
 		if dst.addrRTT == nil || len(dst.addrRTT) >= maxStalledPerDestination {
 			dst.addrRTT = make(map[netip.AddrPort]rtt)
@@ -181,6 +181,10 @@ func (dst *destination) lostWhileSuspect(a netip.AddrPort, now time.Time) {
 func (dst *destination) lossy(now time.Time, ttl time.Duration) bool {
 	dst.mu.Lock()
 	defer dst.mu.Unlock()
+	return dst.lossyLocked(now, ttl)
+}
+
+func (dst *destination) lossyLocked(now time.Time, ttl time.Duration) bool {
 	return !dst.lateAt.IsZero() && now.Sub(dst.lateAt) < ttl
 }
 
@@ -361,7 +365,7 @@ func (dst *destination) overdueLocked(now time.Time, ttl time.Duration) bool {
 	if dst.inFlight == 0 || !dst.rtt.known(now, ttl) {
 		return false
 	}
-	lossy := !dst.lateAt.IsZero() && now.Sub(dst.lateAt) < ttl
+	lossy := dst.lossyLocked(now, ttl)
 	since := dst.busySince
 	if dst.answeredAt.After(since) {
 		since = dst.answeredAt

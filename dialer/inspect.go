@@ -56,12 +56,11 @@ func (d *Dialer) DestinationTiming(destination string) (Timing, bool) {
 	}
 	now := time.Now()
 	dst.mu.Lock()
-	e, tlsE, lateAt := dst.rtt, dst.tlsRTT, dst.lateAt
+	e, tlsE, lossy := dst.rtt, dst.tlsRTT, dst.lossyLocked(now, d.cfg.memoryTTL)
 	dst.mu.Unlock()
 	if !e.known(now, d.cfg.memoryTTL) {
 		return Timing{}, false
 	}
-	lossy := !lateAt.IsZero() && now.Sub(lateAt) < d.cfg.memoryTTL
 	tm := d.fixed(timingOf(&e, lossy))
 	return Timing{
 		SRTT: e.srtt, RTTVar: e.rttvar, Samples: e.samples,

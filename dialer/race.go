@@ -115,7 +115,7 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 				// A late winner: it answered, but after the race was
 				// decided. Closed, and neutral: not the address to prefer;
 				// but its handshake teaches the estimates.
-				r.learn(&res)
+				r.learnLate(&res)
 				res.conn.Close()
 				res.conn, res.outcome, res.err = nil, Lost, errLostRace
 			}
@@ -198,8 +198,7 @@ func (r *race) settle(res *attemptResult) {
 	}
 	switch now := time.Now(); res.outcome {
 	case Connected:
-		r.d.learn(r.c.dst, res.addr, res.elapsed-res.handshake, res.handshake, res.timing, now)
-		r.c.dst.recordWinner(res.addr, now)
+		r.d.learn(r.c.dst, res.addr, res.elapsed-res.handshake, res.handshake, res.timing, true, now)
 		r.d.families.worked(res.addr.Addr())
 	case Failed:
 		r.c.dst.answered(now)
@@ -219,9 +218,10 @@ func (r *race) settle(res *attemptResult) {
 	r.observe(res)
 }
 
-// learn teaches the estimates a connected attempt's handshakes.
-func (r *race) learn(res *attemptResult) {
-	r.d.learn(r.c.dst, res.addr, res.elapsed-res.handshake, res.handshake, res.timing, time.Now())
+// learnLate teaches the estimates the handshakes of an attempt that
+// connected after the race was decided (not a winner).
+func (r *race) learnLate(res *attemptResult) {
+	r.d.learn(r.c.dst, res.addr, res.elapsed-res.handshake, res.handshake, res.timing, false, time.Now())
 }
 
 // observe logs the attempt at Debug and hands it to the observer.

@@ -226,11 +226,11 @@ func (d *Dialer) fixed(tm attemptTiming) attemptTiming {
 
 // learn teaches the estimates one attempt that connected: its TCP
 // handshake took tcp and, in a TLS dial, its TLS handshake tls after it;
-// tm is how it was timed.
-func (d *Dialer) learn(dst *destination, a netip.AddrPort, tcp, tls time.Duration, tm attemptTiming, now time.Time) {
+// tm is how it was timed; winner says it won its race (destination.learn).
+func (d *Dialer) learn(dst *destination, a netip.AddrPort, tcp, tls time.Duration, tm attemptTiming, winner bool, now time.Time) {
 	// Late for its own history: the path lost a packet, or got slower.
 	late := tm.own && tcp > tm.delay
-	if n := dst.learn(a, tcp, tls, late, now); n <= priorSamples {
+	if n := dst.learn(a, tcp, tls, late, winner, now); n <= priorSamples {
 		d.priors.add(a.Addr(), tcp, now)
 	}
 }
