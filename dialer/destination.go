@@ -330,7 +330,7 @@ func (dst *destination) answeringLocked(now time.Time, ttl time.Duration) bool {
 // (ErrCircuitOpen), the deadline passes (expired) or ctx ends (its cause).
 // A nil error must be paired with one call to leave. It also counts the dial
 // for the retry budget.
-func (dst *destination) admit(ctx context.Context, deadline time.Time, expired error, limit int, ttl time.Duration, breakers *breaker.Registry, key string) error {
+func (dst *destination) admit(ctx context.Context, deadline time.Time, expired error, limit int, ttl time.Duration, breakers *breaker.Registry, key string) (waitedFrom time.Time, err error) {
 	now := time.Now()
 	dst.mu.Lock()
 	dst.budget.roll(now)
@@ -338,9 +338,9 @@ func (dst *destination) admit(ctx context.Context, deadline time.Time, expired e
 	in := dst.enterLocked(now, limit, ttl)
 	dst.mu.Unlock()
 	if in {
-		return nil
+		return time.Time{}, nil
 	}
-	return dst.waitToEnter(ctx, deadline, expired, limit, ttl, breakers, key)
+	return now, dst.waitToEnter(ctx, deadline, expired, limit, ttl, breakers, key)
 }
 
 // enterLocked takes a slot if the dial may go now: within the limit, or

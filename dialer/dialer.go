@@ -152,6 +152,7 @@ func (d *Dialer) newRegistry(kind string, wakesAdmission bool) (*breaker.Registr
 		if userHook != nil {
 			userHook(key, from, to)
 		}
+		d.breakerChanged(kind, key, from, to)
 	}
 	r, err := breaker.NewRegistry(s)
 	if err != nil {
@@ -207,18 +208,19 @@ func (d *Dialer) dial(ctx context.Context, network, address string, handshake bo
 	if err := d.resolveService(ctx, &t); err != nil {
 		return nil, opError(network, address, err)
 	}
-	// An open destination fails here, before anything is set up for it.
-	if d.destBreakers != nil && d.destBreakers.State(t.key) == breaker.Open {
-		return nil, opError(network, t.key, ErrCircuitOpen)
+	c := newCall(t)
+	defer c.release()
+	if d.observed(ctx) {
+		ctx = c.obs.begin(ctx, d, c, handshake)
 	}
-	if handshake {
-		t.tls = d.tlsConfigFor(t.host)
-	}
-	conn, err := d.dialTCP(ctx, t)
+	conn, err := d.dialCall(ctx, c, handshake)
 	if err != nil {
-		return nil, opError(network, t.key, err)
+		err = opError(network, t.key, err)
 	}
-	return conn, nil
+	if c.obs.on {
+		c.obs.end(d, c, conn, err)
+	}
+	return conn, err
 }
 
 // dialTimeoutError is the cause of a dial that ran out of WithTimeout. It
@@ -262,6 +264,7 @@ type call struct {
 	dst      *destination
 	led      ledger
 	actx     attemptCtx        // the context of an attempt made in the dialing goroutine
+	obs      watcher           // the dial's hooks and report, when watched (observe.go)
 	one      [1]netip.AddrPort // the candidates of a name with one address
 	addrs    [4]netip.Addr     // room for a lookup's answer (resolveAtOnce)
 }
@@ -288,20 +291,32 @@ func (c *call) bounds() bounds {
 	return bounds{network: c.t.network, deadline: c.deadline, expired: c.expired, tls: c.t.tls}
 }
 
-// dialTCP is the pipeline of one dial: admission, then rounds of
-// resolve-order-race with retries in between, all before the deadline.
+// dialCall is the pipeline of one TCP dial: the destination's breaker,
+// admission, then rounds of resolve-order-race with retries in between,
+// all before the deadline.
 //
 // A round gets a context with the dial's deadline only where something
 // waits without an attempt of its own: lookups per family, and the race
 // that a late family may join (resolveName). Otherwise the dial makes no
 // context and no timer of its own: its attempts carry the deadline to the
 // socket (attemptCtx), and admission and retries watch it themselves.
-func (d *Dialer) dialTCP(ctx context.Context, t target) (net.Conn, error) {
-	c := newCall(t)
-	defer c.release()
+func (d *Dialer) dialCall(ctx context.Context, c *call, handshake bool) (net.Conn, error) {
+	t := &c.t
+	// An open destination fails here, before anything is set up for it.
+	if d.destBreakers != nil && d.destBreakers.State(t.key) == breaker.Open {
+		c.obs.failedFast = true
+		return nil, ErrCircuitOpen
+	}
+	if handshake {
+		t.tls = d.tlsConfigFor(t.host)
+	}
 	c.deadline, c.expired = d.deadline(ctx, c.start)
 	c.dst = d.dests.get(t.key)
-	if err := c.dst.admit(ctx, c.deadline, c.expired, d.cfg.admissionLimit, d.cfg.memoryTTL, d.destBreakers, t.key); err != nil {
+	waitedFrom, err := c.dst.admit(ctx, c.deadline, c.expired, d.cfg.admissionLimit, d.cfg.memoryTTL, d.destBreakers, t.key)
+	if c.obs.on && !waitedFrom.IsZero() {
+		c.obs.admitted(AdmissionInfo{Destination: t.key, Waited: time.Since(waitedFrom), Err: err})
+	}
+	if err != nil {
 		return nil, err
 	}
 	defer c.dst.leave()
@@ -316,6 +331,7 @@ func (d *Dialer) dialTCP(ctx context.Context, t target) (net.Conn, error) {
 	}
 	var schedule backoff.BackOff
 	for try := 1; ; try++ {
+		c.obs.tries = try
 		conn, err := d.dialRound(ctx, c, try)
 		if err == nil {
 			c.led.finish(true)

@@ -125,6 +125,7 @@ type config struct {
 	retryRatio float64
 	retryFloor int
 	onAttempt  func(AttemptInfo)
+	hooks      []Hooks // WithHooks, in order (hooks.go)
 	policy     *Policy
 
 	tls tlsOptions // DialTLSContext's settings (tls_options.go)

@@ -156,6 +156,9 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 			}
 		case l := <-r.late:
 			r.late = nil
+			if c.obs.on {
+				c.obs.lookedUp(c, l)
+			}
 			r.dns.add(l.addrs)
 			r.dns.finish(nil)
 			if l.none() {
@@ -227,12 +230,20 @@ func (r *race) learnLate(res *attemptResult) {
 // observe logs the attempt at Debug and hands it to the observer.
 func (r *race) observe(res *attemptResult) {
 	r.d.logAttempt(r.c.t.key, r.try, res)
-	if fn := r.d.cfg.onAttempt; fn != nil {
-		fn(AttemptInfo{
-			Destination: r.c.t.key, Address: res.addr, Try: r.try,
-			DialStart: r.c.start, Start: res.start, Elapsed: res.elapsed,
-			Handshake: res.handshake, Outcome: res.outcome, Err: res.err,
-		})
+	fn := r.d.cfg.onAttempt
+	if fn == nil && !r.c.obs.on {
+		return
+	}
+	info := AttemptInfo{
+		Destination: r.c.t.key, Address: res.addr, Try: r.try,
+		DialStart: r.c.start, Start: res.start, Elapsed: res.elapsed,
+		Handshake: res.handshake, Outcome: res.outcome, Err: res.err,
+	}
+	if fn != nil {
+		fn(info)
+	}
+	if r.c.obs.on {
+		r.c.obs.attempt(info)
 	}
 }
 

@@ -42,7 +42,8 @@ func TestAdmissionWaiterThatFindsTheBreakerHalfOpenDoesNotDeadlock(t *testing.T)
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	go func() {
-		done <- dst.admit(ctx, time.Now().Add(time.Second), context.DeadlineExceeded, 1, time.Minute, d.destBreakers, key)
+		_, err := dst.admit(ctx, time.Now().Add(time.Second), context.DeadlineExceeded, 1, time.Minute, d.destBreakers, key)
+		done <- err
 	}()
 	select {
 	case err := <-done:

@@ -92,12 +92,20 @@ func (d *Dialer) resolveRound(ctx context.Context, c *call) (context.Context, co
 // is left to a lookup that ctx stops.
 func (d *Dialer) resolve(ctx context.Context, c *call, prefer netip.Addr, waited bool) (resolution, error) {
 	t := c.t
+	start := time.Now()
+	c.obs.lookupAt = start
 	switch t.family {
 	case family4:
 		addrs, err := d.lookupFamily(ctx, "ip4", t.host)
+		if c.obs.on {
+			c.obs.lookedUp(c, lookup{addrs: addrs, err: err})
+		}
 		return resolution{addrs: addrs}, err
 	case family6:
 		addrs, err := d.lookupFamily(ctx, "ip6", t.host)
+		if c.obs.on {
+			c.obs.lookedUp(c, lookup{addrs: addrs, err: err, v6: true})
+		}
 		return resolution{addrs: addrs}, err
 	}
 
@@ -105,7 +113,6 @@ func (d *Dialer) resolve(ctx context.Context, c *call, prefer netip.Addr, waited
 	// by the race as a late family, is the other family's. Each goroutine
 	// ends when its lookup returns: when ctx ends, for a resolver that
 	// honours its context.
-	start := time.Now()
 	answers := make(chan lookup, 2)
 	go func() { a, err := d.lookupFamily(ctx, "ip6", t.host); answers <- lookup{a, err, true} }()
 	go func() { a, err := d.lookupFamily(ctx, "ip4", t.host); answers <- lookup{a, err, false} }()
@@ -115,6 +122,9 @@ func (d *Dialer) resolve(ctx context.Context, c *call, prefer netip.Addr, waited
 	case first = <-answers:
 	case <-ctx.Done():
 		return resolution{}, ctxError(ctx)
+	}
+	if c.obs.on {
+		c.obs.lookedUp(c, first)
 	}
 	// Without memory, AAAA first starts the race at once and A first waits
 	// the resolution delay for AAAA (section 3). With memory of a winner,
@@ -139,6 +149,9 @@ func (d *Dialer) resolve(ctx context.Context, c *call, prefer netip.Addr, waited
 		if second, ok = d.awaitOther(ctx, answers); !ok {
 			return resolution{addrs: first.addrs, late: answers}, nil
 		}
+	}
+	if c.obs.on { // every way here has read the second answer
+		c.obs.lookedUp(c, second)
 	}
 	a6, a4 := first, second
 	if !first.v6 {
@@ -204,8 +217,12 @@ func (d *Dialer) resolveAtOnce(ctx context.Context, c *call) (res resolution, fi
 		limit = c.deadline
 	}
 	lctx, cancel := context.WithDeadline(ctx, limit)
+	start := time.Now()
 	addrs, err := d.lookupBoth(lctx, c.t.host, c.addrs[:0])
 	cancel()
+	if c.obs.on {
+		c.obs.resolved(ResolveInfo{Destination: c.t.key, Network: "ip", Start: start, Elapsed: time.Since(start), Addrs: addrs, Err: err})
+	}
 	switch {
 	case err == nil:
 		if oneFamily(addrs) {

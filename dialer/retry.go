@@ -54,6 +54,9 @@ func (d *Dialer) nextRound(ctx context.Context, c *call, try int, cause error, s
 		return cause
 	}
 	d.logRetry(c.t.key, try+1, wait, cause)
+	if c.obs.on {
+		c.obs.retry(RetryInfo{Destination: c.t.key, Try: try + 1, Wait: wait, Cause: cause})
+	}
 	timer := time.NewTimer(wait)
 	select {
 	case <-timer.C:
