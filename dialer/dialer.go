@@ -204,7 +204,8 @@ func (d *Dialer) dial(ctx context.Context, network, address string, handshake bo
 	if ctx.Err() != nil { // already over: no I/O at all
 		return nil, opError(network, cmp.Or(t.key, address), ctxError(ctx))
 	}
-	if err := d.resolveService(ctx, &t); err != nil {
+	start := time.Now()
+	if err := d.resolveService(ctx, &t, start); err != nil {
 		return nil, opError(network, address, err)
 	}
 	// An open destination fails here, before anything is set up for it.
@@ -214,7 +215,7 @@ func (d *Dialer) dial(ctx context.Context, network, address string, handshake bo
 	if handshake {
 		t.tls = d.tlsConfigFor(t.host)
 	}
-	conn, err := d.dialTCP(ctx, t)
+	conn, err := d.dialTCP(ctx, t, start)
 	if err != nil {
 		return nil, opError(network, t.key, err)
 	}
@@ -271,11 +272,11 @@ type call struct {
 // the healthy path is counted in allocations.
 var calls = sync.Pool{New: func() any { return new(call) }}
 
-// newCall returns a zeroed call for t, started now. Give it back with
+// newCall returns a zeroed call for t, started at start. Give it back with
 // release when the dial is over; nothing may keep it after that.
-func newCall(t target) *call {
+func newCall(t target, start time.Time) *call {
 	c := calls.Get().(*call)
-	c.t, c.start = t, time.Now()
+	c.t, c.start = t, start
 	return c
 }
 
@@ -296,8 +297,8 @@ func (c *call) bounds() bounds {
 // that a late family may join (resolveName). Otherwise the dial makes no
 // context and no timer of its own: its attempts carry the deadline to the
 // socket (attemptCtx), and admission and retries watch it themselves.
-func (d *Dialer) dialTCP(ctx context.Context, t target) (net.Conn, error) {
-	c := newCall(t)
+func (d *Dialer) dialTCP(ctx context.Context, t target, start time.Time) (net.Conn, error) {
+	c := newCall(t, start)
 	defer c.release()
 	c.deadline, c.expired = d.deadline(ctx, c.start)
 	c.dst = d.dests.get(t.key)
