@@ -175,7 +175,12 @@ func (d *Dialer) Dial(network, address string) (net.Conn, error) {
 // 8305), and retries what a retry can fix. Other networks that net.Dialer
 // knows are handed to it with the deadline applied.
 //
-// Errors are *net.OpError with Op "dial". Bad input fails before any I/O.
+// An empty host (":8080") is the local system, as in net.Dialer: "tcp" and
+// "tcp4" dial 0.0.0.0, "tcp6" dials ::, which the kernel connects to its
+// loopback address.
+//
+// Errors are *net.OpError with Op "dial". Bad input fails before any I/O;
+// a nil context (on which net.Dialer panics) with the cause ErrNilContext.
 // The cause keeps its identity: errors.Is(err, syscall.ECONNREFUSED),
 // errors.Is(err, context.Canceled), errors.Is(err, ErrCircuitOpen),
 // errors.Is(err, ErrAttemptTimeout), errors.As(err, new(*net.DNSError)) and
@@ -189,7 +194,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 func (d *Dialer) dial(ctx context.Context, network, address string, handshake bool) (net.Conn, error) {
 	d.init()
 	if ctx == nil {
-		return nil, opError(network, address, errNilContext)
+		return nil, opError(network, address, ErrNilContext)
 	}
 	t, err := parseTarget(network, address)
 	if err != nil {
