@@ -326,7 +326,6 @@ func TestBadInputFailsBeforeAnyIO(t *testing.T) {
 		{"port not a service name", "tcp", "example.test:ht_tp", "unknown port"},
 		{"port too large", "tcp", "example.test:65536", "invalid port"},
 		{"negative port", "tcp", "example.test:-1", "invalid port"},
-		{"no host", "tcp", ":80", "missing host"},
 		{"space in host", "tcp", "exa mple.test:80", "invalid host name"},
 		{"label starts with a hyphen", "tcp", "-bad.test:80", "invalid host name"},
 		{"label ends with a hyphen", "tcp", "bad-.test:80", "invalid host name"},

@@ -176,7 +176,12 @@ func (d *Dialer) Dial(network, address string) (net.Conn, error) {
 // 8305), and retries what a retry can fix. Other networks that net.Dialer
 // knows are handed to it with the deadline applied.
 //
-// Errors are *net.OpError with Op "dial". Bad input fails before any I/O.
+// An empty host (":8080") is the local system, as in net.Dialer: "tcp" and
+// "tcp4" dial 0.0.0.0, "tcp6" dials ::, which the kernel connects to its
+// loopback address.
+//
+// Errors are *net.OpError with Op "dial". Bad input fails before any I/O;
+// a nil context (on which net.Dialer panics) with the cause ErrNilContext.
 // The cause keeps its identity: errors.Is(err, syscall.ECONNREFUSED),
 // errors.Is(err, context.Canceled), errors.Is(err, ErrCircuitOpen),
 // errors.Is(err, ErrAttemptTimeout), errors.As(err, new(*net.DNSError)) and
@@ -190,7 +195,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 func (d *Dialer) dial(ctx context.Context, network, address string, handshake bool) (net.Conn, error) {
 	d.init()
 	if ctx == nil {
-		return nil, opError(network, address, errNilContext)
+		return nil, opError(network, address, ErrNilContext)
 	}
 	t, err := parseTarget(network, address)
 	if err != nil {
@@ -205,10 +210,11 @@ func (d *Dialer) dial(ctx context.Context, network, address string, handshake bo
 	if ctx.Err() != nil { // already over: no I/O at all
 		return nil, opError(network, cmp.Or(t.key, address), ctxError(ctx))
 	}
-	if err := d.resolveService(ctx, &t); err != nil {
+	start := time.Now()
+	if err := d.resolveService(ctx, &t, start); err != nil {
 		return nil, opError(network, address, err)
 	}
-	c := newCall(t)
+	c := newCall(t, start)
 	defer c.release()
 	if d.observed(ctx) {
 		ctx = c.obs.begin(ctx, d, c, handshake)
@@ -274,11 +280,11 @@ type call struct {
 // the healthy path is counted in allocations.
 var calls = sync.Pool{New: func() any { return new(call) }}
 
-// newCall returns a zeroed call for t, started now. Give it back with
+// newCall returns a zeroed call for t, started at start. Give it back with
 // release when the dial is over; nothing may keep it after that.
-func newCall(t target) *call {
+func newCall(t target, start time.Time) *call {
 	c := calls.Get().(*call)
-	c.t, c.start = t, time.Now()
+	c.t, c.start = t, start
 	return c
 }
 

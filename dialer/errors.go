@@ -23,9 +23,11 @@ var ErrCircuitOpen = breaker.ErrOpen
 // other timeouts; net.Error's Timeout reports true for it.
 var ErrAttemptTimeout error = stallError{}
 
-// errNilContext is returned for a nil context, which net.Dialer would panic
-// on.
-var errNilContext = errors.New("nil context")
+// ErrNilContext is the cause of a dial given a nil context, on which
+// net.Dialer panics: every Dial method fails at once, before any I/O, with
+// a *net.OpError (Op "dial") wrapping it. It is bad input, not a timeout
+// or a temporary error, and is never retried. Test for it with errors.Is.
+var ErrNilContext = errors.New("nil context")
 
 // stallError is an attempt that reached the attempt timeout.
 type stallError struct{ after time.Duration }

@@ -20,7 +20,7 @@ func FuzzParseTarget(f *testing.F) {
 	for _, seed := range [][2]string{
 		{"tcp", "example.com:443"}, {"tcp6", "[::1]:80"}, {"tcp4", "[::1]:80"},
 		{"tcp", "[fe80::1%eth0]:22"}, {"tcp", "127.0.0.1:0"}, {"udp", "x:1"},
-		{"tcp", "Example.COM:443"}, {"tcp", "[example.com]:80"},
+		{"tcp", "Example.COM:443"}, {"tcp", "[example.com]:80"}, {"tcp6", ":80"}, {"tcp", ":http"},
 	} {
 		f.Add(seed[0], seed[1])
 	}

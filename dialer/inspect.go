@@ -17,7 +17,7 @@ func (d *Dialer) DestinationState(destination string) (breaker.Snapshot, bool) {
 	if d.destBreakers == nil {
 		return breaker.Snapshot{}, false
 	}
-	if t, err := parseTarget("tcp", destination); err == nil && d.resolveService(context.Background(), &t) == nil {
+	if t, err := parseTarget("tcp", destination); err == nil && d.resolveService(context.Background(), &t, time.Now()) == nil {
 		destination = t.key
 	}
 	return d.destBreakers.Snapshot(destination)
@@ -47,7 +47,7 @@ func (d *Dialer) AddressState(addr netip.AddrPort) (breaker.Snapshot, bool) {
 // address's class.
 func (d *Dialer) DestinationTiming(destination string) (Timing, bool) {
 	d.init()
-	if t, err := parseTarget("tcp", destination); err == nil && d.resolveService(context.Background(), &t) == nil {
+	if t, err := parseTarget("tcp", destination); err == nil && d.resolveService(context.Background(), &t, time.Now()) == nil {
 		destination = t.key
 	}
 	dst, ok := d.dests.peek(destination)

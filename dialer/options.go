@@ -170,11 +170,27 @@ func optionError(option, format string, args ...any) error {
 	return fmt.Errorf("dialguard: %s: %s", option, fmt.Sprintf(format, args...))
 }
 
-// WithResolver sets the resolver used for host names. The default is
-// net.DefaultResolver. A nil resolver is an error, and so is a nil pointer
-// of any other type in the interface (it would crash the first dial),
-// except a nil *net.Resolver, which is net's default resolver, as it is for
-// net.Dialer.
+// WithResolver sets the resolver used for host names (and for service
+// names' ports, if it has LookupPort as *net.Resolver does). The default
+// is net.DefaultResolver. A nil resolver is an error, and so is a nil
+// pointer of any other type in the interface (it would crash the first
+// dial), except a nil *net.Resolver, which is net's default resolver, as
+// it is for net.Dialer.
+//
+// The dial does not depend on the resolver behaving, on any network:
+//
+//   - It is bounded by the dial's deadline. A resolver other than
+//     *net.Resolver is called from a goroutine of its own, which the dial
+//     stops waiting for when its deadline passes or its context ends; one
+//     that ignores its context keeps only that goroutine, until it
+//     returns.
+//   - A panic in it is recovered and fails the dial with a *net.OpError
+//     wrapping a *net.DNSError that unwraps to a *ResolverPanicError (the
+//     resolver's type, the method, the panic value and the stack). It is
+//     not retried, and it is logged at Error. (A *net.Resolver runs its
+//     queries in goroutines of its own, where a panic in its Dial function
+//     is beyond reach, as it is for net.Dialer.)
+//   - Its answers are taken by the rules of the Resolver interface.
 func WithResolver(r Resolver) Option {
 	return func(c *config) error {
 		if r == nil {
@@ -193,7 +209,8 @@ func WithResolver(r Resolver) Option {
 
 // WithLogger sets the logger. The default logs nothing (zap.NewNop). The
 // dialer names it "dialguard". Attempts are logged at Debug, breaker state
-// changes at Info (closing) and Warn (opening). A nil logger is an error.
+// changes at Info (closing) and Warn (opening), a resolver's panic
+// (WithResolver) at Error. A nil logger is an error.
 func WithLogger(l *zap.Logger) Option {
 	return func(c *config) error {
 		if l == nil {

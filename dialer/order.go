@@ -53,16 +53,30 @@ func interleave(out []netip.AddrPort, addrs []netip.Addr, port uint16) []netip.A
 // mergeLate adds the family that answered after the race began (RFC 8305
 // section 3) to the addresses not yet tried, alternating with them and
 // starting with the newcomers, since the race so far used the other family.
-func (d *Dialer) mergeLate(pending []netip.AddrPort, late []netip.Addr, port uint16, dst *destination, now time.Time) []netip.AddrPort {
-	out := make([]netip.AddrPort, 0, len(pending)+len(late))
-	seen := make(map[netip.AddrPort]struct{}, len(pending))
+// A newcomer already pending or tried (the same address in both answers,
+// once unmapped) is left out: no address is dialled twice for being in
+// both answers. The memory then arranges the list (as order does) and it
+// is cut to room, what the race may still start (MaxAddresses less the
+// attempts made).
+//
+// It runs in the dialing goroutine, so its cost is bounded by the lists'
+// lengths, whatever the resolver answered: one pass over each, with a set
+// of the few addresses already in the race.
+func (d *Dialer) mergeLate(pending, tried []netip.AddrPort, late []netip.Addr, port uint16, dst *destination, now time.Time, room int) []netip.AddrPort {
+	if room <= 0 {
+		return nil
+	}
+	seen := make(map[netip.AddrPort]struct{}, len(pending)+len(tried))
 	for _, a := range pending {
 		seen[a] = struct{}{}
 	}
+	for _, a := range tried {
+		seen[a] = struct{}{}
+	}
+	out := make([]netip.AddrPort, 0, len(pending)+len(late))
 	for i := 0; i < len(late) || i < len(pending); i++ {
 		if i < len(late) {
 			if ap := netip.AddrPortFrom(late[i], port); !contains(seen, ap) {
-				seen[ap] = struct{}{}
 				out = append(out, ap)
 			}
 		}
@@ -70,7 +84,11 @@ func (d *Dialer) mergeLate(pending []netip.AddrPort, late []netip.Addr, port uin
 			out = append(out, pending[i])
 		}
 	}
-	return dst.arrange(out, now, d.cfg.memoryTTL)
+	out = dst.arrange(out, now, d.cfg.memoryTTL)
+	if len(out) > room {
+		out = out[:room]
+	}
+	return out
 }
 
 func contains(set map[netip.AddrPort]struct{}, a netip.AddrPort) bool {

@@ -165,7 +165,7 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 				r.d.markPromptBy(c.dst, r.promptBy)
 			}
 			if len(l.addrs) > 0 {
-				merged := r.d.mergeLate(r.pending, l.addrs, c.t.port, c.dst, time.Now())
+				merged := r.d.mergeLate(r.pending, started, l.addrs, c.t.port, c.dst, time.Now(), d.cfg.maxAddresses-r.launched)
 				r.pending, r.denied = r.d.admissible(c, merged, r.denied)
 				// Start at once if nothing runs, or if the attempt delay has
 				// already passed with nothing left to start (section 5);

@@ -1,6 +1,7 @@
 package dialer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net"
@@ -11,6 +12,17 @@ import (
 // Resolver looks up the IP addresses of a host. network is "ip", "ip4" or
 // "ip6". *net.Resolver satisfies it; dialtest.Resolver is a table-driven
 // fake.
+//
+// An answer is taken by the same rules on every network, whatever the
+// resolver returns: an answer that comes with an error is an error (its
+// addresses are not dialled, as net.Dialer's lookups fail whole; on "tcp"
+// the other family's answer is still raced); IPv4-mapped addresses are the
+// IPv4 address they carry; only what the network reaches is kept (IPv4 for
+// "tcp4", IPv6 for "tcp6", where a mapped address is left out as net
+// leaves it out); invalid (zero) addresses are dropped; and an address is
+// dialled at most once per dial, even if both families' answers give it.
+// An answer left empty fails the dial with a *net.DNSError "no suitable
+// address". See WithResolver for a resolver that hangs or panics.
 type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
@@ -95,16 +107,17 @@ func (d *Dialer) resolve(ctx context.Context, c *call, prefer netip.Addr, waited
 	start := time.Now()
 	c.obs.lookupAt = start
 	switch t.family {
-	case family4:
-		addrs, err := d.lookupFamily(ctx, "ip4", t.host)
-		if c.obs.on {
-			c.obs.lookedUp(c, lookup{addrs: addrs, err: err})
+	case family4, family6:
+		network := "ip4"
+		if t.family == family6 {
+			network = "ip6"
 		}
-		return resolution{addrs: addrs}, err
-	case family6:
-		addrs, err := d.lookupFamily(ctx, "ip6", t.host)
+		// In the dialing goroutine for net's resolver, which honours ctx;
+		// from a goroutine of its own for another (lookup.go).
+		addrs, err := d.askNetIP(ctx, network, t.host)
+		addrs, err = usable(addrs, err, t.family, t.host)
 		if c.obs.on {
-			c.obs.lookedUp(c, lookup{addrs: addrs, err: err, v6: true})
+			c.obs.lookedUp(c, lookup{addrs: addrs, err: err, v6: t.family == family6})
 		}
 		return resolution{addrs: addrs}, err
 	}
@@ -114,8 +127,8 @@ func (d *Dialer) resolve(ctx context.Context, c *call, prefer netip.Addr, waited
 	// ends when its lookup returns: when ctx ends, for a resolver that
 	// honours its context.
 	answers := make(chan lookup, 2)
-	go func() { a, err := d.lookupFamily(ctx, "ip6", t.host); answers <- lookup{a, err, true} }()
-	go func() { a, err := d.lookupFamily(ctx, "ip4", t.host); answers <- lookup{a, err, false} }()
+	go func() { a, err := d.lookupFamily(ctx, "ip6", &t); answers <- lookup{a, err, true} }()
+	go func() { a, err := d.lookupFamily(ctx, "ip4", &t); answers <- lookup{a, err, false} }()
 
 	var first, second lookup
 	select {
@@ -243,34 +256,30 @@ func (d *Dialer) resolveAtOnce(ctx context.Context, c *call) (res resolution, fi
 }
 
 // lookupBoth looks up both families of host, returning when lctx ends at
-// the latest. *net.Resolver does (its lookups are shared between callers
-// and it stops waiting when the context ends), so it is asked in the
-// dialing goroutine, for the cost of the healthy path, and through
-// LookupIPAddr, whose answer is appended to buf: LookupNetIP would copy it
-// twice on the way. Another Resolver may not honour its context: it is
-// asked from a goroutine that the dial stops waiting for when lctx ends, as
-// the per-family lookups are.
+// the latest, with the answer rules applied (answer.go). *net.Resolver
+// returns then (its lookups are shared between callers and it stops
+// waiting when the context ends), so it is asked in the dialing goroutine,
+// for the cost of the healthy path, and through LookupIPAddr, whose answer
+// is appended to buf: LookupNetIP would copy it twice on the way. Another
+// Resolver may not honour its context: it is asked from a goroutine that
+// the dial stops waiting for when lctx ends (askNetIP), as the per-family
+// lookups are.
 func (d *Dialer) lookupBoth(lctx context.Context, host string, buf []netip.Addr) ([]netip.Addr, error) {
-	if r, std := d.cfg.resolver.(*net.Resolver); std {
-		ips, err := r.LookupIPAddr(lctx, host)
-		for _, ip := range ips {
-			if a, ok := netip.AddrFromSlice(ip.IP); ok { // as LookupNetIP: no zone
-				buf = append(buf, a.Unmap())
-			}
-		}
-		if err == nil && len(buf) == 0 {
-			err = noAddress(host)
-		}
-		return buf, err
+	r, std := d.cfg.resolver.(*net.Resolver)
+	if !std {
+		addrs, err := d.askNetIP(lctx, "ip", host)
+		return usable(addrs, err, familyAny, host)
 	}
-	answer := make(chan lookup, 1)
-	go func() { a, err := d.lookupFamily(lctx, "ip", host); answer <- lookup{addrs: a, err: err} }()
-	select {
-	case l := <-answer:
-		return l.addrs, l.err
-	case <-lctx.Done():
-		return nil, lctx.Err()
+	ips, err := r.LookupIPAddr(lctx, host)
+	if err != nil {
+		return nil, err
 	}
+	for _, ip := range ips {
+		if a, ok := netip.AddrFromSlice(ip.IP); ok { // as LookupNetIP: no zone
+			buf = append(buf, a)
+		}
+	}
+	return usable(buf, nil, familyAny, host)
 }
 
 // oneFamily reports whether addrs are all of one family.
@@ -291,22 +300,12 @@ func isNotFound(err error) bool {
 	return errors.As(err, &dnsErr) && dnsErr.IsNotFound
 }
 
-// lookupFamily resolves one family and unmaps IPv4-mapped answers.
-func (d *Dialer) lookupFamily(ctx context.Context, network, host string) ([]netip.Addr, error) {
-	addrs, err := d.cfg.resolver.LookupNetIP(ctx, network, host)
-	for i, a := range addrs {
-		if a.Is4In6() { // copy before writing: the slice may be the resolver's
-			addrs = append([]netip.Addr(nil), addrs...)
-			for j := i; j < len(addrs); j++ {
-				addrs[j] = addrs[j].Unmap()
-			}
-			break
-		}
-	}
-	if err == nil && len(addrs) == 0 {
-		err = noAddress(host)
-	}
-	return addrs, err
+// lookupFamily resolves one family (network "ip4" or "ip6") for a dial on
+// t, in the calling goroutine, with a panic recovered and the answer rules
+// applied (answer.go).
+func (d *Dialer) lookupFamily(ctx context.Context, network string, t *target) ([]netip.Addr, error) {
+	addrs, err := d.lookupNetIP(ctx, network, t.host)
+	return usable(addrs, err, t.family, t.host)
 }
 
 // noAddress is the error of a lookup that succeeded with no address.
@@ -315,25 +314,29 @@ func noAddress(host string) error {
 }
 
 // pickLookupError chooses which family's failure to report when both
-// failed: a temporary one (worth a retry) over "not found".
+// failed: a temporary one (worth a retry) first, then one that is not "not
+// found" (the family that answered "none" explains less than the one that
+// broke: a resolver that panicked, say), then the first.
 func pickLookupError(host string, errs ...error) error {
-	var first error
+	var first, broken error
 	for _, err := range errs {
 		if err == nil {
 			continue
 		}
-		if first == nil {
-			first = err
-		}
+		first = cmp.Or(first, err)
 		var dnsErr *net.DNSError
-		if errors.As(err, &dnsErr) && (dnsErr.IsTemporary || dnsErr.IsTimeout) {
+		isDNS := errors.As(err, &dnsErr)
+		if isDNS && (dnsErr.IsTemporary || dnsErr.IsTimeout) {
 			return err
+		}
+		if !isDNS || !dnsErr.IsNotFound {
+			broken = cmp.Or(broken, err)
 		}
 	}
 	if first == nil {
 		first = &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 	}
-	return first
+	return cmp.Or(broken, first)
 }
 
 // awaitOther waits up to the resolution delay for the other family's

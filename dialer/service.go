@@ -3,6 +3,7 @@ package dialer
 import (
 	"context"
 	"net"
+	"time"
 )
 
 // portLookup is the part of *net.Resolver that finds a service's port. A
@@ -15,16 +16,21 @@ type portLookup interface {
 
 // resolveService looks up t's service name, if it has one, and sets its
 // port and key. Its error is the resolver's (a *net.DNSError "unknown
-// port" for a name that is not a service), as net.Dialer reports it.
-func (d *Dialer) resolveService(ctx context.Context, t *target) error {
+// port" for a name that is not a service), as net.Dialer reports it. The
+// lookup is bounded by the deadline of a dial started at start, whatever
+// the resolver does (lookup.go).
+func (d *Dialer) resolveService(ctx context.Context, t *target, start time.Time) error {
 	if t.service == "" {
 		return nil
 	}
+	deadline, cause := d.deadline(ctx, start)
+	ctx, cancel := context.WithDeadlineCause(ctx, deadline, cause)
+	defer cancel()
 	var lookup portLookup = net.DefaultResolver
 	if pl, ok := d.cfg.resolver.(portLookup); ok {
 		lookup = pl
 	}
-	port, err := lookup.LookupPort(ctx, t.network, t.service)
+	port, err := d.askPort(ctx, lookup, t.network, t.service)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,13 @@ func parseTarget(network, address string) (target, error) {
 	}
 	t.port, t.service = port, service
 	if host == "" {
-		return t, &net.AddrError{Err: "missing host in address", Addr: address}
+		// ":port" is the local system, as in net.Dialer: it dials the
+		// unspecified address (0.0.0.0 for "tcp" and "tcp4", :: for "tcp6"),
+		// which the kernel connects to its own loopback address.
+		host = "0.0.0.0"
+		if t.family == family6 {
+			host = "::"
+		}
 	}
 	if ip, ok := parseLiteral(host); ok {
 		ip = ip.Unmap()

@@ -94,7 +94,7 @@ func (d *Dialer) SetMultipathTCP(use bool) {
 func (d *Dialer) passThroughContext(ctx context.Context, network, address string) (context.Context, context.CancelFunc, error) {
 	d.init()
 	if ctx == nil {
-		return nil, nil, opError(network, address, errNilContext)
+		return nil, nil, opError(network, address, ErrNilContext)
 	}
 	deadline, cause := d.deadline(ctx, time.Now())
 	ctx, cancel := context.WithDeadlineCause(ctx, deadline, cause)
