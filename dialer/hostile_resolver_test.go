@@ -208,3 +208,21 @@ func TestAResolverThatPanicsAskedForBothFamiliesAtOnceLeavesTheDialPerFamily(t *
 		}
 	})
 }
+
+// On "tcp" a family whose lookup panicked is a failed lookup like any
+// other: the other family's addresses are raced.
+func TestAResolverThatPanicsForOneFamilyLeavesTheOtherToConnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		core, logs := observer.New(zapcore.ErrorLevel)
+		r := &panicResolver{panicOn: map[string]bool{"ip6": true}}
+		d, err := New(WithResolver(r), WithLogger(zap.New(core)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.dialAddr = newFakeNet(map[string]*script{"192.0.2.1:80": {after: time.Millisecond}}).dial
+		timedDial(t, d, "boom.test:80")
+		if n := r.panics.Load(); n != 1 || logs.FilterMessage("resolver panicked").Len() != 1 {
+			t.Errorf("%d panics, %d logged, want 1 of each", n, logs.FilterMessage("resolver panicked").Len())
+		}
+	})
+}

@@ -61,13 +61,25 @@ func hugeLateDial(tb testing.TB, stalled *dialtest.Stalled, late []netip.Addr, d
 	return elapsed - deadline
 }
 
+// The bound is generous (the merge itself takes about a millisecond under
+// -race, against seconds when it was quadratic), and the best of three
+// dials counts, so that a loaded two-core machine, whose scheduler may be
+// late by as much itself, does not fail it.
 func TestAHugeLateFamilyCannotHoldTheDialPastItsDeadline(t *testing.T) {
 	stalled := dialtest.NewStalled(t, "[::1]:0")
-	const deadline = 100 * time.Millisecond
+	const deadline, bound, tries = 100 * time.Millisecond, 100 * time.Millisecond, 3
 	for _, n := range []int{10_001, 20_000} {
 		late := manyLoopback4(n)
-		if over := hugeLateDial(t, stalled, late, deadline); over > 100*time.Millisecond {
-			t.Errorf("%d late addresses: the dial returned %v after its %v deadline, want at most 100ms", n, over, deadline)
+		var overruns []time.Duration
+		for range tries {
+			over := hugeLateDial(t, stalled, late, deadline)
+			if over <= bound {
+				break
+			}
+			overruns = append(overruns, over)
+		}
+		if len(overruns) == tries {
+			t.Errorf("%d late addresses: the dials returned %v after their %v deadline, want at most %v", n, overruns, deadline, bound)
 		}
 	}
 }

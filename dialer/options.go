@@ -184,10 +184,12 @@ func optionError(option, format string, args ...any) error {
 //     stops waiting for when its deadline passes or its context ends; one
 //     that ignores its context keeps only that goroutine, until it
 //     returns.
-//   - A panic in it is recovered and fails the dial with a *net.OpError
-//     wrapping a *net.DNSError that unwraps to a *ResolverPanicError (the
-//     resolver's type, the method, the panic value and the stack). It is
-//     not retried, and it is logged at Error. (A *net.Resolver runs its
+//   - A panic in it is recovered in the goroutine that called it and
+//     fails that lookup with a *net.DNSError that unwraps to a
+//     *ResolverPanicError (the resolver's type, the method, the panic value
+//     and the stack), logged at Error and not retried. Like any failed
+//     lookup it fails the dial (a *net.OpError wrapping it), except on
+//     "tcp" when the other family's lookup has addresses: they are raced. (A *net.Resolver runs its
 //     queries in goroutines of its own, where a panic in its Dial function
 //     is beyond reach, as it is for net.Dialer.)
 //   - Its answers are taken by the rules of the Resolver interface.
