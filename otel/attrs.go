@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/dialguard/dialguard/dialer"
 )
@@ -90,26 +91,40 @@ const (
 	setServer
 )
 
-// attrCache keeps the attribute sets of successful dials and attempts, so
-// the healthy path does not sort and allocate a set on every dial. Sets
-// with an error.type are built each time: failures are rarer and their
-// error types many.
+// attrCache keeps the attribute sets of successful dials and attempts,
+// made into measurement options, so the healthy path neither sorts and
+// allocates a set nor boxes an option on every dial. Sets with an
+// error.type are built each time: failures are rarer and their error
+// types many.
 type attrCache struct {
-	sets sync.Map // setKey -> attribute.Set
+	sets sync.Map // setKey -> *measureOpts
 	n    atomic.Int64
 }
 
-// get returns the cached set for k, building it with build if it is not
-// cached (and caching it while there is room).
-func (c *attrCache) get(k setKey, build func() attribute.Set) attribute.Set {
+// measureOpts is one attribute set as the options of a counter's Add and
+// a histogram's or gauge's Record: made once, passed as they are.
+type measureOpts struct {
+	set    attribute.Set
+	add    []metric.AddOption
+	record []metric.RecordOption
+}
+
+func newMeasureOpts(s attribute.Set) *measureOpts {
+	o := metric.WithAttributeSet(s)
+	return &measureOpts{set: s, add: []metric.AddOption{o}, record: []metric.RecordOption{o}}
+}
+
+// get returns the cached options for k, building their set with build if
+// they are not cached (and caching them while there is room).
+func (c *attrCache) get(k setKey, build func() attribute.Set) *measureOpts {
 	if v, ok := c.sets.Load(k); ok {
-		return v.(attribute.Set)
+		return v.(*measureOpts)
 	}
-	s := build()
+	m := newMeasureOpts(build())
 	if c.n.Load() < maxCachedSets {
-		if _, loaded := c.sets.LoadOrStore(k, s); !loaded {
+		if _, loaded := c.sets.LoadOrStore(k, m); !loaded {
 			c.n.Add(1)
 		}
 	}
-	return s
+	return m
 }

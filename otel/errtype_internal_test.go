@@ -46,7 +46,7 @@ func TestAttrCacheIsBounded(t *testing.T) {
 	for i := range maxCachedSets + 10 {
 		k := setKey{metric: setServer, destination: fmt.Sprintf("h%d.test:1", i)}
 		s := c.get(k, func() attribute.Set { h, p := serverAttrs(k.destination); return attribute.NewSet(h, p) })
-		if v, ok := s.Value(keyServerAddress); !ok || v.AsString() != fmt.Sprintf("h%d.test", i) {
+		if v, ok := s.set.Value(keyServerAddress); !ok || v.AsString() != fmt.Sprintf("h%d.test", i) {
 			t.Fatalf("set for %s has server.address %v", k.destination, v)
 		}
 	}

@@ -82,9 +82,9 @@ func newInstruments(m metric.Meter) (*instruments, error) {
 // recordDial records a finished dial: its duration and the round-trip
 // estimate.
 func (i *Instrumentation) recordDial(ctx context.Context, info *dialer.DialDoneInfo) {
-	var set attribute.Set
+	var opts *measureOpts
 	if info.Err == nil {
-		set = i.attrs.get(setKey{metric: setDialConnected, destination: info.Destination, peer: info.Winner}, func() attribute.Set {
+		opts = i.attrs.get(setKey{metric: setDialConnected, destination: info.Destination, peer: info.Winner}, func() attribute.Set {
 			host, port := serverAttrs(info.Destination)
 			return attribute.NewSet(host, port, keyOutcome.String(dialConnected), keyNetworkType.String(networkType(info.Winner.Addr())))
 		})
@@ -94,16 +94,17 @@ func (i *Instrumentation) recordDial(ctx context.Context, info *dialer.DialDoneI
 		if errors.Is(info.Err, dialer.ErrCircuitOpen) {
 			outcome = dialCircuitOpen
 		}
-		set = attribute.NewSet(host, port, keyOutcome.String(outcome), keyErrorType.String(errorType(info.Err)))
+		opts = newMeasureOpts(attribute.NewSet(host, port, keyOutcome.String(outcome), keyErrorType.String(errorType(info.Err))))
 	}
-	i.m.dialDuration.Record(ctx, info.Elapsed.Seconds(), metric.WithAttributeSet(set))
+	i.m.dialDuration.Record(ctx, info.Elapsed.Seconds(), opts.record...)
 	if info.RTT > 0 {
-		i.m.rtt.Record(ctx, info.RTT.Seconds(), metric.WithAttributeSet(i.serverSet(info.Destination)))
+		i.m.rtt.Record(ctx, info.RTT.Seconds(), i.serverOpts(info.Destination).record...)
 	}
 }
 
-// serverSet is the set of a destination's server.address and server.port.
-func (i *Instrumentation) serverSet(destination string) attribute.Set {
+// serverOpts are the options of a destination's server.address and
+// server.port.
+func (i *Instrumentation) serverOpts(destination string) *measureOpts {
 	return i.attrs.get(setKey{metric: setServer, destination: destination}, func() attribute.Set {
 		host, port := serverAttrs(destination)
 		return attribute.NewSet(host, port)
@@ -112,9 +113,9 @@ func (i *Instrumentation) serverSet(destination string) attribute.Set {
 
 // recordAttempt records an attempt, and a stall if it was one.
 func (i *Instrumentation) recordAttempt(ctx context.Context, info *dialer.AttemptInfo) {
-	var set attribute.Set
+	var opts *measureOpts
 	if info.Err == nil || !charged(info.Outcome) {
-		set = i.attrs.get(setKey{metric: setAttempt, destination: info.Destination, peer: info.Address, outcome: info.Outcome}, func() attribute.Set {
+		opts = i.attrs.get(setKey{metric: setAttempt, destination: info.Destination, peer: info.Address, outcome: info.Outcome}, func() attribute.Set {
 			host, port := serverAttrs(info.Destination)
 			addr, _, family := peerAttrs(info.Address)
 			return attribute.NewSet(host, port, addr, family, keyOutcome.String(info.Outcome.String()))
@@ -122,9 +123,9 @@ func (i *Instrumentation) recordAttempt(ctx context.Context, info *dialer.Attemp
 	} else {
 		host, port := serverAttrs(info.Destination)
 		addr, _, family := peerAttrs(info.Address)
-		set = attribute.NewSet(host, port, addr, family, keyOutcome.String(info.Outcome.String()), keyErrorType.String(errorType(info.Err)))
+		opts = newMeasureOpts(attribute.NewSet(host, port, addr, family, keyOutcome.String(info.Outcome.String()), keyErrorType.String(errorType(info.Err))))
 	}
-	i.m.attempts.Add(ctx, 1, metric.WithAttributeSet(set))
+	i.m.attempts.Add(ctx, 1, opts.add...)
 	if info.Outcome == dialer.Stalled {
 		host, port := serverAttrs(info.Destination)
 		addr, _, family := peerAttrs(info.Address)

@@ -48,12 +48,22 @@ const (
 // make their spans under it. When the sampler drops the dial's span, the
 // context carries the dropped span (its trace goes on, unsampled) and the
 // other hooks make no spans.
+//
+// The attributes are set once the span is known to record, not given to
+// Start: a sampler therefore sees only the span's name and kind, and a
+// dropped span costs no attribute slice.
 func (i *Instrumentation) dialStart(ctx context.Context, info dialer.DialStartInfo) context.Context {
-	host, port := serverAttrs(info.Destination)
-	ctx, _ = i.tracer.Start(ctx, SpanDial, trace.WithTimestamp(info.Start), trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(host, port, keyNetwork.String(info.Network), keyTLS.Bool(info.TLS)))
+	ctx, span := i.tracer.Start(ctx, SpanDial, trace.WithTimestamp(info.Start), clientKind)
+	if span.IsRecording() {
+		host, port := serverAttrs(info.Destination)
+		span.SetAttributes(host, port, keyNetwork.String(info.Network), keyTLS.Bool(info.TLS))
+	}
 	return ctx
 }
+
+// clientKind is made once: an option made per span would be one more
+// allocation per dial.
+var clientKind = trace.WithSpanKind(trace.SpanKindClient)
 
 // dialSpan returns the dial's span if dialStart made a recording one.
 func dialSpan(ctx context.Context) (trace.Span, bool) {
@@ -103,7 +113,7 @@ func (i *Instrumentation) attempt(ctx context.Context, info dialer.AttemptInfo) 
 		attrs = append(attrs, keyErrorType.String(errorType(info.Err)))
 	}
 	end := info.Start.Add(info.Elapsed)
-	actx, span := i.tracer.Start(ctx, SpanAttempt, trace.WithTimestamp(info.Start), trace.WithSpanKind(trace.SpanKindClient),
+	actx, span := i.tracer.Start(ctx, SpanAttempt, trace.WithTimestamp(info.Start), clientKind,
 		trace.WithAttributes(attrs...))
 	if charged(info.Outcome) && info.Err != nil {
 		span.SetStatus(codes.Error, info.Err.Error())
