@@ -3,9 +3,14 @@ package dialotel_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/dialguard/dialguard/dialer"
 	dialotel "github.com/dialguard/dialguard/otel"
@@ -15,6 +20,7 @@ import (
 // with it, and inside it.
 func TestTLSHandshakeSpan(t *testing.T) {
 	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the connection is closed unused
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	pool := x509.NewCertPool()
@@ -62,5 +68,35 @@ func TestNoHandshakeSpanWithoutTLS(t *testing.T) {
 	}
 	if n := len(r.spansNamed(dialotel.SpanHandshake)); n != 0 {
 		t.Errorf("%d handshake spans in a plain TCP dial", n)
+	}
+}
+
+// A handshake refused on its certificate: the attempt is rejected, and the
+// handshake span carries the error and its type.
+func TestRejectedHandshakeSpan(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	r := newRig(t)
+	d := r.dialer(t) // the system's roots: httptest's certificate is unknown
+	if _, err := d.DialTLSContext(t.Context(), "tcp", srv.Listener.Addr().String()); err == nil {
+		t.Fatal("a TLS dial to an untrusted certificate connected")
+	}
+	attempts := r.spansNamed(dialotel.SpanAttempt)
+	handshakes := r.spansNamed(dialotel.SpanHandshake)
+	if len(attempts) != 1 || len(handshakes) != 1 {
+		t.Fatalf("%d attempt spans and %d handshake spans, want 1 and 1", len(attempts), len(handshakes))
+	}
+	if o, _ := attr(attempts[0], "dialguard.outcome"); o.AsString() != "rejected" {
+		t.Errorf("attempt outcome %q, want rejected", o.AsString())
+	}
+	h := handshakes[0]
+	if et, _ := attr(h, "error.type"); h.Status().Code != codes.Error || et.AsString() != "tls_certificate" {
+		t.Errorf("handshake span: status %v, error.type %q; want an error of type tls_certificate", h.Status(), et.AsString())
+	}
+	if n := r.total(t, dialotel.MetricAttempts, attribute.String("dialguard.outcome", "rejected"),
+		attribute.String("error.type", "tls_certificate")); n != 1 {
+		t.Errorf("%v rejected attempts with error.type tls_certificate counted, want 1", n)
 	}
 }
