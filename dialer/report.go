@@ -67,7 +67,8 @@ func reportFrom(ctx context.Context) *Report {
 
 // String writes the report as dialprobe prints it: one line for the dial,
 // then one per resolution, admission wait, attempt (in the order they
-// began) and retry, with their offsets from the dial's start.
+// began, with the address's family) and retry, with their offsets from
+// the dial's start.
 func (r *Report) String() string {
 	var b strings.Builder
 	outcome := "connected to " + r.Winner.String()
@@ -110,7 +111,7 @@ func (r *Report) String() string {
 	attempts := slices.Clone(r.Attempts)
 	slices.SortStableFunc(attempts, func(a, b AttemptInfo) int { return a.Start.Compare(b.Start) })
 	for _, a := range attempts {
-		fmt.Fprintf(&b, "  %s  try %d %-40s %-9s %8v", at(a.Start), a.Try, a.Address, a.Outcome, a.Elapsed.Round(time.Microsecond))
+		fmt.Fprintf(&b, "  %s  try %d %-40s %s  %-9s %8v", at(a.Start), a.Try, a.Address, familyName(a.Address.Addr().Unmap()), a.Outcome, a.Elapsed.Round(time.Microsecond))
 		if a.Handshake > 0 {
 			fmt.Fprintf(&b, " (tls %v)", a.Handshake.Round(time.Microsecond))
 		}

@@ -6,20 +6,24 @@
 //	dialprobe [-timeout d] [-attempt-timeout d] [-attempt-delay d]
 //	          [-n count] [-interval d] [-network tcp|tcp4|tcp6] host:port
 //
-// For each dial it prints one line per attempt (through
-// dialer.WithAttemptObserver), in the order they started:
+// For each dial it prints its report (dialer.ContextWithReport, printed
+// by dialer.Report.String): a summary line, then one line per resolution
+// (per family, with the answer), admission wait, retry, and attempt, the
+// attempts in the order they started:
 //
-//	+250.3ms  127.0.0.1:8080  ipv4  try 1  connected  took 180µs
+//	+250.312ms  try 1 127.0.0.1:8080  ipv4  connected    180µs
 //
-// the start offset from the beginning of the dial, the address, its family,
-// the round (try 2 is the first retry), the outcome (connected, failed, stalled, lost-slow, lost, canceled, skipped;
-// see dialer.AttemptOutcome), how long the attempt took and its error. Then
-// the dial's result (connected to X in Y, or its error), what the dialer has
-// learnt of the destination's round trip and how it would time the next
-// attempt (Dialer.DestinationTiming), and the state of the circuit
-// breakers: the destination's (Dialer.DestinationState) and each address's
-// seen so far (Dialer.AddressState). A connection that is made is
-// closed at once; nothing is sent on it.
+// the start offset from the beginning of the dial, the round (try 2 is the
+// first retry), the address, its family, the outcome (connected, failed,
+// stalled, lost-slow, lost, canceled, skipped, rejected; see
+// dialer.AttemptOutcome), how long the attempt took and its error. Then
+// the dial's result (connected to X from the local address in Y, or its
+// error), what the dialer has learnt of the destination's round trip and
+// how it would time the next attempt (Dialer.DestinationTiming), and the
+// state of the circuit breakers: the destination's
+// (Dialer.DestinationState) and each address's seen so far
+// (Dialer.AddressState). A connection that is made is closed at once;
+// nothing is sent on it.
 //
 // With -n, the dials share one Dialer, -interval apart, so the second dial
 // shows what dialguard remembered from the first: an address that stalled

@@ -21,9 +21,9 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// attemptLine matches one printed attempt: start offset, address, family,
-// try, outcome.
-var attemptLine = regexp.MustCompile(`^\s+\+(\S+)\s+(\S+)\s+(ipv4|ipv6)\s+try (\d+)\s+(\S+)\s+took (\S+)`)
+// attemptLine matches one printed attempt: start offset (ms), try,
+// address, family, outcome, time.
+var attemptLine = regexp.MustCompile(`^\s+\+(\S+)ms\s+try (\d+) (\S+)\s+(ipv4|ipv6)\s+(\S+)\s+(\S+)`)
 
 // attempt is one parsed attempt line.
 type attempt struct {
@@ -46,11 +46,11 @@ func parseDials(t *testing.T, out string) [][]attempt {
 		if m == nil || len(dials) == 0 {
 			continue
 		}
-		d, err := time.ParseDuration(m[1])
+		d, err := time.ParseDuration(m[1] + "ms")
 		if err != nil {
 			t.Fatalf("offset in %q: %v", line, err)
 		}
-		dials[len(dials)-1] = append(dials[len(dials)-1], attempt{start: d, addr: m[2], outcome: m[5], line: line})
+		dials[len(dials)-1] = append(dials[len(dials)-1], attempt{start: d, addr: m[3], outcome: m[5], line: line})
 	}
 	return dials
 }
@@ -99,6 +99,8 @@ func TestIncident(t *testing.T) {
 	}
 	for _, want := range []string{
 		"result: connected to " + v4,
+		"dial tcp incident.test:" + port + ": connected to " + v4 + " in ", // the report's summary
+		"resolve ip6", "resolve ip4", // the report's resolutions, per family
 		"timing incident.test:" + port + ": srtt ",
 		"over 2 handshakes; next attempt suspect after 10ms, a stall after 100ms",
 		"breaker destination incident.test:" + port + ": closed",

@@ -6,36 +6,25 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/dialguard/dialguard/breaker"
 	"github.com/dialguard/dialguard/dialer"
 )
 
-// writeAttempts prints one line per attempt, its start relative to the
-// dial's start:
+// writeReport prints the dial's report (dialer.Report.String), indented:
+// its summary, then a line per resolution, admission wait, attempt (in
+// the order they began) and retry, with their offsets from the dial's
+// start:
 //
-//	+250.3ms  127.0.0.1:8080  ipv4  try 1  connected  took 180µs
-func writeAttempts(out io.Writer, attempts []dialer.AttemptInfo, dialStart time.Time) {
-	if len(attempts) == 0 {
+//	+250.312ms  try 1 127.0.0.1:8080  ipv4  connected    180µs
+func writeReport(out io.Writer, rep *dialer.Report) {
+	for _, line := range strings.Split(strings.TrimSuffix(rep.String(), "\n"), "\n") {
+		fmt.Fprintln(out, "  "+line)
+	}
+	if len(rep.Attempts) == 0 {
 		fmt.Fprintln(out, "  no attempt made")
-		return
 	}
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	for _, a := range attempts {
-		start := a.DialStart
-		if start.IsZero() {
-			start = dialStart
-		}
-		line := fmt.Sprintf("  +%v\t%v\t%s\ttry %d\t%v\ttook %v",
-			round(a.Start.Sub(start)), a.Address, family(a.Address.Addr()), a.Try, a.Outcome, round(a.Elapsed))
-		if a.Err != nil {
-			line += "\terror: " + a.Err.Error()
-		}
-		fmt.Fprintln(tw, line)
-	}
-	tw.Flush()
 }
 
 // writeTiming prints what the dialer has learnt of the destination's round
@@ -88,14 +77,6 @@ func destinationKey(address string) string {
 		return address
 	}
 	return net.JoinHostPort(strings.ToLower(host), port)
-}
-
-// family names an address's family as dialguard's logs do.
-func family(a netip.Addr) string {
-	if a.Unmap().Is4() {
-		return "ipv4"
-	}
-	return "ipv6"
 }
 
 // round shortens a duration for printing.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/netip"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/dialguard/dialguard/dialer"
@@ -26,8 +25,7 @@ func run(ctx context.Context, args []string, out io.Writer, extra ...dialer.Opti
 	if err != nil {
 		return err
 	}
-	rec := &recorder{}
-	opts := []dialer.Option{dialer.WithTimeout(cfg.timeout), dialer.WithAttemptObserver(rec.observe)}
+	opts := []dialer.Option{dialer.WithTimeout(cfg.timeout)}
 	if cfg.attemptTimeout > 0 {
 		opts = append(opts, dialer.WithAttemptTimeout(cfg.attemptTimeout))
 	}
@@ -40,7 +38,7 @@ func run(ctx context.Context, args []string, out io.Writer, extra ...dialer.Opti
 		return err
 	}
 
-	p := &probe{d: d, cfg: cfg, rec: rec, out: out}
+	p := &probe{d: d, cfg: cfg, out: out}
 	failed := 0
 	for i := 1; i <= cfg.n; i++ {
 		if i > 1 && !cli.Sleep(ctx, cfg.interval) {
@@ -63,26 +61,28 @@ func run(ctx context.Context, args []string, out io.Writer, extra ...dialer.Opti
 type probe struct {
 	d    *dialer.Dialer
 	cfg  config
-	rec  *recorder
 	out  io.Writer
 	seen []netip.AddrPort // every address attempted so far, in order of first attempt
 }
 
 // dial makes dial number i, prints it, and reports whether it connected.
+// The dial's story (resolutions, admission, attempts, retries) is its
+// dialer.Report, asked for through the context and filled before
+// DialContext returns.
 func (p *probe) dial(ctx context.Context, i int) bool {
 	fmt.Fprintf(p.out, "dial %d: %s %s\n", i, p.cfg.network, p.cfg.address)
+	var rep dialer.Report
 	start := time.Now()
-	conn, err := p.d.DialContext(ctx, p.cfg.network, p.cfg.address)
+	conn, err := p.d.DialContext(dialer.ContextWithReport(ctx, &rep), p.cfg.network, p.cfg.address)
 	elapsed := time.Since(start)
-	// The race ends all its attempts before DialContext returns, so every
-	// attempt of this dial has been observed by now.
-	attempts := p.rec.take()
+	attempts := slices.Clone(rep.Attempts)
+	slices.SortStableFunc(attempts, func(a, b dialer.AttemptInfo) int { return a.Start.Compare(b.Start) })
 	for _, a := range attempts {
 		if !slices.Contains(p.seen, a.Address) {
 			p.seen = append(p.seen, a.Address)
 		}
 	}
-	writeAttempts(p.out, attempts, start)
+	writeReport(p.out, &rep)
 	if err != nil {
 		fmt.Fprintf(p.out, "  result: error after %v: %v\n", round(elapsed), err)
 	} else {
@@ -92,29 +92,4 @@ func (p *probe) dial(ctx context.Context, i int) bool {
 	writeTiming(p.out, p.d, destinationKey(p.cfg.address))
 	writeBreakers(p.out, p.d, destinationKey(p.cfg.address), p.seen)
 	return err == nil
-}
-
-// recorder collects the attempts the dialer reports. The observer is
-// called from the dialing goroutines, so it locks.
-type recorder struct {
-	mu       sync.Mutex
-	attempts []dialer.AttemptInfo
-}
-
-// observe is the dialer's attempt observer.
-func (r *recorder) observe(a dialer.AttemptInfo) {
-	r.mu.Lock()
-	r.attempts = append(r.attempts, a)
-	r.mu.Unlock()
-}
-
-// take returns the attempts recorded so far, in the order they started,
-// and forgets them.
-func (r *recorder) take() []dialer.AttemptInfo {
-	r.mu.Lock()
-	out := r.attempts
-	r.attempts = nil
-	r.mu.Unlock()
-	slices.SortStableFunc(out, func(a, b dialer.AttemptInfo) int { return a.Start.Compare(b.Start) })
-	return out
 }
