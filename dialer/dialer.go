@@ -146,6 +146,7 @@ func (d *Dialer) newRegistry(kind string, wakesAdmission bool) (*breaker.Registr
 	s.OnStateChange = func(key string, from, to breaker.State) {
 		if wakesAdmission {
 			if dst, ok := d.dests.peek(key); ok {
+				dst.setTripped(to != breaker.Closed)
 				dst.wakeUp()
 			}
 		}
