@@ -263,6 +263,30 @@ func (e *entry) tier() int {
 	return tierHealthy
 }
 
+// refuses reports whether allow would return ErrOpen now. Closed and
+// half-open are read from the stamp, without gobreaker's lock: only a
+// report (Execute) leaves either state, and the hot path of a closed
+// breaker must not take a lock for this. Open asks gobreaker once its
+// open time is over, as allow does.
+func (e *entry) refuses() bool {
+	for range 2 {
+		switch stampState(e.stamp.Load()) {
+		case Closed:
+			return false
+		case HalfOpen:
+			return e.probing.Load()
+		}
+		if e.held() {
+			return true
+		}
+		// The open time is over: asking gobreaker moves it to half-open
+		// (onChange runs inside), unless another caller already has.
+		e.cb.State()
+		e.flush()
+	}
+	return stampState(e.stamp.Load()) == Open
+}
+
 func (e *entry) state() State {
 	if e.held() {
 		return Open

@@ -80,6 +80,19 @@ func (r *Registry) State(key string) State {
 	return e.state()
 }
 
+// Refuses reports whether Allow would refuse key now with [ErrOpen]: its
+// breaker is open, or half-open with its probe out. Like State it creates
+// no breaker, takes no ticket and does not mark key as recently used, and
+// it moves an open breaker whose open time is over to half-open. A caller
+// that would only be refused can fail here, before doing anything else
+// for the key: while a probe is out, every other request for the key is
+// refused, and refusing it cheaply keeps a crowd of callers from starving
+// the probe.
+func (r *Registry) Refuses(key string) bool {
+	e, ok := r.cache.Peek(key)
+	return ok && e.refuses()
+}
+
 // Snapshot returns the state and counts of key's breaker, and false if the
 // registry has no breaker for key. It creates no breaker and does not mark
 // key as recently used.

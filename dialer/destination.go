@@ -448,8 +448,9 @@ func (dst *destination) waitToEnter(ctx context.Context, deadline time.Time, exp
 		// The breaker is read with no lock of ours held: reading it may move
 		// it to half-open, and its hook wakes this destination's waiters
 		// (taking dst.mu). It is read after taking wake, so an opening that
-		// comes after the read closes wake and is seen on the next turn.
-		if breakers != nil && breakers.State(key) == breaker.Open {
+		// comes after the read closes wake and is seen on the next turn. A
+		// half-open breaker whose probe is out refuses the dial too.
+		if breakers != nil && breakers.Refuses(key) {
 			return ErrCircuitOpen
 		}
 		select {

@@ -208,8 +208,11 @@ func (d *Dialer) dial(ctx context.Context, network, address string, handshake bo
 	if err := d.resolveService(ctx, &t); err != nil {
 		return nil, opError(network, address, err)
 	}
-	// An open destination fails here, before anything is set up for it.
-	if d.destBreakers != nil && d.destBreakers.State(t.key) == breaker.Open {
+	// An open destination fails here, before anything is set up for it, and
+	// so does a half-open one whose probe is out: its breaker would refuse
+	// the dial anyway, after admission, where a crowd of such callers
+	// waking each other starves the probe (issue 20, item 8).
+	if d.destBreakers != nil && d.destBreakers.Refuses(t.key) {
 		return nil, opError(network, t.key, ErrCircuitOpen)
 	}
 	if handshake {
