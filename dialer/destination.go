@@ -14,7 +14,7 @@ import (
 // address won last, which stalled, whether it has answered recently, how
 // many dials are in flight, and its retry budget. Destinations live in a
 // bounded cache (destinations); forgetting a healthy one costs only its
-// memory, and one that is in trouble is forgotten last (see busyLocked).
+// memory, and one that is in trouble is forgotten last (see tierLocked).
 type destination struct {
 	mu sync.Mutex
 

@@ -22,7 +22,7 @@ import (
 // by its deadline (with a second of slack for a loaded machine), and
 // every caller connects soon after. Before the fix the callers refused
 // during the probe went through admission, waking one another, and the
-// probe ran to 1.7 s in this test (6.7 s in the review that found it); the
+// probe ran to 1.9 s in this test (6.7 s in the review that found it); the
 // exact check of the fix is TestCallersDuringAHalfOpenProbeFailFastInsteadOfQueueing.
 func TestAHalfOpenProbeIsBoundedUnderAStampede(t *testing.T) {
 	const (
