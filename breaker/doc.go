@@ -27,9 +27,12 @@
 // as long up to that cap.
 //
 // Memory is bounded: the registry keeps at most [Settings.MaxBreakers]
-// breakers and evicts the least recently used one to make room. An evicted
-// breaker is forgotten, whatever its state; the key starts Closed the next
-// time it is used.
+// breakers. To make room it evicts the least recently used idle closed
+// breaker, and breakers with requests in flight, with failures, or open
+// or half-open only when there is nothing healthier to evict (see
+// [Settings.MaxBreakers]), so that traffic to fresh keys cannot push out
+// the breaker that cuts a dead key off. An evicted breaker is forgotten;
+// the key starts Closed the next time it is used.
 //
 // No goroutine or timer runs in the background. Time is read with
 // [time.Now] when the registry is used, so the move from Open to HalfOpen is

@@ -84,6 +84,17 @@ type entry struct {
 	// under reporting, before the report it counts; cleared by onChange.
 	expensiveRun atomic.Uint32
 
+	// failing is whether a Failure or Refused outcome was counted since
+	// the last Success or state change: it ranks the breaker for eviction
+	// (Registry), so one that is on its way to tripping outlives healthy
+	// ones. Written under reporting; cleared by onChange.
+	failing atomic.Bool
+
+	// inFlight counts the tickets out (and Allow calls under way): a
+	// breaker whose requests have not reported yet outlives idle ones,
+	// or fresh keys would push it out before its first failure counts.
+	inFlight atomic.Int32
+
 	// heldUntil is when the breaker may leave Open, set on every trip. Until
 	// then nothing calls gobreaker, whose own timeout is always OpenTimeout
 	// and whose move to half-open happens when it is called. Nil while not
@@ -192,24 +203,88 @@ func (t Ticket) Done(o Outcome) {
 		return
 	}
 	e.reporting.Lock()
+	changed := false // whether this report changed the tier's inputs
 	if e.stamp.Load() == t.stamp {
 		switch o {
 		case Success:
 			e.expensiveRun.Store(0)
-		case Neutral, Refused:
+			changed = e.failing.Swap(false)
+		case Neutral:
+		case Refused:
+			changed = !e.failing.Swap(true)
 		default:
 			e.expensiveRun.Add(1)
+			changed = !e.failing.Swap(true)
 		}
 		// Execute counts the request and its outcome; its error (the
 		// breaker would not take a request) cannot occur in the state the
 		// stamp shows.
 		_, _ = e.cb.Execute(reportOf(o))
+		changed = changed || e.stamp.Load() != t.stamp
 	}
 	e.reporting.Unlock()
 	if t.probe {
 		e.probing.Store(false)
 	}
 	e.flush()
+	if e.inFlight.Add(-1) == 0 || changed {
+		// The breaker may belong to another tier now (Registry); the
+		// healthy path, with other requests still in flight, skips this.
+		e.r.retier(e)
+	}
+}
+
+// enter counts a request in flight and returns the tier that calls for.
+// It is the registry's Use function, called with the cache's lock held.
+func (e *entry) enter() int {
+	e.inFlight.Add(1)
+	return e.tier()
+}
+
+// leave uncounts a request that Allow refused.
+func (e *entry) leave() {
+	// The count drops before the state is read: a change to Closed made
+	// after this read is followed by its own retier, which sees the count.
+	if e.inFlight.Add(-1) == 0 && stampState(e.stamp.Load()) == Closed {
+		e.r.retier(e)
+	}
+}
+
+// tier is the registry tier the breaker's state calls for.
+func (e *entry) tier() int {
+	switch {
+	case stampState(e.stamp.Load()) != Closed:
+		return tierTripped
+	case e.failing.Load():
+		return tierFailing
+	case e.inFlight.Load() > 0:
+		return tierBusy
+	}
+	return tierHealthy
+}
+
+// refuses reports whether allow would return ErrOpen now. Closed and
+// half-open are read from the stamp, without gobreaker's lock: only a
+// report (Execute) leaves either state, and the hot path of a closed
+// breaker must not take a lock for this. Open asks gobreaker once its
+// open time is over, as allow does.
+func (e *entry) refuses() bool {
+	for range 2 {
+		switch stampState(e.stamp.Load()) {
+		case Closed:
+			return false
+		case HalfOpen:
+			return e.probing.Load()
+		}
+		if e.held() {
+			return true
+		}
+		// The open time is over: asking gobreaker moves it to half-open
+		// (onChange runs inside), unless another caller already has.
+		e.cb.State()
+		e.flush()
+	}
+	return stampState(e.stamp.Load()) == Open
 }
 
 func (e *entry) state() State {
@@ -253,6 +328,7 @@ func (e *entry) onChange(_ string, from, to gobreaker.State) {
 		e.heldUntil.Store(nil)
 	}
 	e.expensiveRun.Store(0)
+	e.failing.Store(false)
 	// Changes are serialized by gobreaker's mutex: a plain add is enough.
 	e.stamp.Store((e.stamp.Load()&^3 + 4) | uint64(ev.to))
 	ev.trips = e.trips

@@ -1,15 +1,31 @@
 package breaker
 
 import (
-	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/dialguard/dialguard/internal/tierlru"
 )
 
 // Registry is a bounded set of circuit breakers keyed by string, created on
 // first use. It is safe for concurrent use. Create one with [NewRegistry].
+//
+// When the bound is reached, an idle closed breaker (no failure since its
+// last success, no request in flight) is forgotten first, then one with
+// requests in flight, then a closed one with failures, and an open or
+// half-open one only when every breaker kept is open or half-open: traffic
+// to many fresh keys must not make the registry forget the breaker that is
+// cutting a dead key off, nor one whose requests are about to trip it.
 type Registry struct {
 	s     Settings
-	cache *lru.Cache[string, *entry]
+	cache *tierlru.Cache[string, *entry]
 }
+
+// The tiers of the registry's cache, evicted lowest first.
+const (
+	tierHealthy = iota // closed, no failure since its last success, idle
+	tierBusy           // closed, no failure, requests in flight
+	tierFailing        // closed, with failures since its last success
+	tierTripped        // open or half-open
+	tiers
+)
 
 // NewRegistry returns an empty Registry configured by s, with the defaults
 // of [Settings] applied. It returns the error of s.Validate if s is invalid.
@@ -18,7 +34,7 @@ func NewRegistry(s Settings) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	cache, err := lru.New[string, *entry](eff.MaxBreakers)
+	cache, err := tierlru.New[string, *entry](eff.MaxBreakers, tiers)
 	if err != nil {
 		return nil, err
 	}
@@ -36,22 +52,22 @@ func NewRegistry(s Settings) (*Registry, error) {
 //
 // Allow marks key as recently used.
 func (r *Registry) Allow(key string) (Ticket, error) {
-	e, ok := r.cache.Get(key)
+	// The request is counted in flight as the breaker is looked up, in one
+	// step with filing it under the tier that calls for.
+	e, ok := r.cache.Use(key, (*entry).enter)
 	if !ok {
-		e = r.create(key)
+		e = r.cache.UseOrAdd(key, newEntry(key, r), (*entry).enter)
 	}
-	return e.allow()
+	t, err := e.allow()
+	if err != nil {
+		e.leave()
+	}
+	return t, err
 }
 
-// create adds a breaker for key, or returns the one another goroutine added
-// first.
-func (r *Registry) create(key string) *entry {
-	e := newEntry(key, r)
-	if prev, ok, _ := r.cache.PeekOrAdd(key, e); ok {
-		return prev
-	}
-	return e
-}
+// retier files e under the tier its state calls for, if e is still the
+// registry's breaker for its key.
+func (r *Registry) retier(e *entry) { r.cache.SetTier(e.key, e, (*entry).tier) }
 
 // State returns the state of key's breaker, [Closed] if the registry has no
 // breaker for key. It creates no breaker and does not mark key as recently
@@ -62,6 +78,19 @@ func (r *Registry) State(key string) State {
 		return Closed
 	}
 	return e.state()
+}
+
+// Refuses reports whether Allow would refuse key now with [ErrOpen]: its
+// breaker is open, or half-open with its probe out. Like State it creates
+// no breaker, takes no ticket and does not mark key as recently used, and
+// it moves an open breaker whose open time is over to half-open. A caller
+// that would only be refused can fail here, before doing anything else
+// for the key: while a probe is out, every other request for the key is
+// refused, and refusing it cheaply keeps a crowd of callers from starving
+// the probe.
+func (r *Registry) Refuses(key string) bool {
+	e, ok := r.cache.Peek(key)
+	return ok && e.refuses()
 }
 
 // Snapshot returns the state and counts of key's breaker, and false if the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -41,7 +42,7 @@ func TestStateAndSnapshotDoNotCreate(t *testing.T) {
 }
 
 func TestStateDoesNotBumpRecency(t *testing.T) {
-	r := newTestRegistry(t, Settings{MaxBreakers: 2, ConsecutiveFailures: 1})
+	r := newTestRegistry(t, Settings{MaxBreakers: 2})
 	report := func(k string, o Outcome) {
 		done, err := r.Allow(k)
 		if err != nil {
@@ -49,11 +50,9 @@ func TestStateDoesNotBumpRecency(t *testing.T) {
 		}
 		done.Done(o)
 	}
-	report("a:1", Failure) // a is open
+	report("a:1", Success)
 	report("b:1", Success)
-	if r.State("a:1") != Open {
-		t.Fatal("a:1 not open")
-	}
+	r.State("a:1")
 	r.Snapshot("a:1")
 	report("c:1", Success) // evicts a, the least recently allowed
 	if _, ok := r.Snapshot("a:1"); ok {
@@ -62,8 +61,67 @@ func TestStateDoesNotBumpRecency(t *testing.T) {
 	if _, ok := r.Snapshot("b:1"); !ok {
 		t.Fatal("b:1 evicted instead of a:1")
 	}
-	// The evicted breaker is forgotten: a:1 starts closed.
-	report("a:1", Success)
+}
+
+// TestFreshKeysDoNotEvictAnOpenBreaker is issue 20's item 3: a registry at
+// its bound, fed a stream of fresh keys, forgets healthy breakers first,
+// then failing ones, and an open one only when every breaker is open.
+func TestFreshKeysDoNotEvictAnOpenBreaker(t *testing.T) {
+	r := newTestRegistry(t, Settings{MaxBreakers: 10, ConsecutiveFailures: 2, OpenTimeout: time.Hour})
+	report := func(k string, o Outcome) {
+		done, err := r.Allow(k)
+		if err != nil {
+			t.Fatalf("Allow(%s) = %v", k, err)
+		}
+		done.Done(o)
+	}
+	report("dead:1", Failure)
+	report("dead:1", Failure) // open
+	report("sick:1", Failure) // closed, one failure short of tripping
+	report("sick:1", Success)
+	report("sick:1", Refused) // failing again
+	for i := range 1000 {
+		report("fresh"+strconv.Itoa(i)+":1", Success)
+		if n := r.Len(); n > 10 {
+			t.Fatalf("Len() = %d after %d fresh keys, want at most 10", n, i+1)
+		}
+	}
+	if s := r.State("dead:1"); s != Open {
+		t.Fatalf("dead:1 %v after 1,000 fresh keys, want open: it was evicted", s)
+	}
+	if _, ok := r.Snapshot("sick:1"); !ok {
+		t.Fatal("sick:1, failing, was evicted while healthy breakers were kept")
+	}
+	// Still open: no request gets through.
+	if _, err := r.Allow("dead:1"); !errors.Is(err, ErrOpen) {
+		t.Fatalf("Allow(dead:1) = %v, want ErrOpen", err)
+	}
+
+	// Once the failing breaker succeeds, it is healthy, and fresh keys
+	// push it out like any other.
+	report("sick:1", Success)
+	for i := range 10 {
+		report("another"+strconv.Itoa(i)+":1", Success)
+	}
+	if _, ok := r.Snapshot("sick:1"); ok {
+		t.Fatal("sick:1, healthy again, outlived ten fresh keys")
+	}
+	if r.State("dead:1") != Open {
+		t.Fatal("dead:1 evicted while healthy breakers were kept")
+	}
+
+	// With every breaker open, the oldest open one goes.
+	for i := range 10 {
+		k := "down" + strconv.Itoa(i) + ":1"
+		report(k, Failure)
+		report(k, Failure)
+	}
+	if _, ok := r.Snapshot("dead:1"); ok {
+		t.Fatal("dead:1 kept though every breaker was open and it was the oldest")
+	}
+	if r.Len() != 10 || r.State("down9:1") != Open || r.State("down0:1") != Open {
+		t.Fatalf("Len() = %d, down0 %v, down9 %v; want 10 open breakers", r.Len(), r.State("down0:1"), r.State("down9:1"))
+	}
 }
 
 // TestConcurrent hammers a small registry (so evictions happen) from many

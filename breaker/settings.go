@@ -101,8 +101,12 @@ type Settings struct {
 	OpenJitter float64
 
 	// MaxBreakers bounds the number of breakers kept in memory. When a new
-	// key would exceed it, the least recently used breaker is forgotten,
-	// whatever its state. If zero, a default of 10000 is used. Negative is
+	// key would exceed it, the least recently used closed breaker that has
+	// seen no failure since its last success is forgotten; if there is
+	// none, the least recently used closed one; and only if every breaker
+	// is open or half-open, the least recently used of those. So fresh keys
+	// churn through healthy breakers and leave the ones cutting off dead
+	// keys in place. If zero, a default of 10000 is used. Negative is
 	// invalid.
 	MaxBreakers int
 

@@ -321,3 +321,45 @@ func TestTicketsAllocateNothing(t *testing.T) {
 		}
 	}
 }
+
+// Refuses says what Allow would say, without taking a ticket: false while
+// closed and while half-open with no probe out, true while open and while
+// the probe is out. It moves a breaker whose open time is over to
+// half-open, and creates nothing.
+func TestRefusesTellsWhetherAllowWouldRefuse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newTestRegistry(t, Settings{ConsecutiveFailures: 1, OpenJitter: -1})
+		if r.Refuses(key) || r.Len() != 0 {
+			t.Fatalf("Refuses(unknown) = true or created a breaker (Len %d)", r.Len())
+		}
+		report(t, r, Success)
+		if r.Refuses(key) {
+			t.Fatal("Refuses = true while closed")
+		}
+		report(t, r, Failure)
+		if !r.Refuses(key) {
+			t.Fatal("Refuses = false while open")
+		}
+		snap, _ := r.Snapshot(key)
+		time.Sleep(time.Until(snap.OpenUntil) + time.Millisecond)
+		if r.Refuses(key) {
+			t.Fatal("Refuses = true once the open time is over and no probe is out")
+		}
+		wantState(t, r, HalfOpen)
+		probe, err := r.Allow(key)
+		if err != nil || !probe.Probe() {
+			t.Fatalf("Allow() = (%+v, %v), want the probe", probe, err)
+		}
+		if !r.Refuses(key) {
+			t.Fatal("Refuses = false with the probe out")
+		}
+		if _, err := r.Allow(key); !errors.Is(err, ErrOpen) {
+			t.Fatalf("Allow() with the probe out = %v, want ErrOpen: Refuses and Allow disagree", err)
+		}
+		probe.Done(Success)
+		if r.Refuses(key) {
+			t.Fatal("Refuses = true after the probe closed the breaker")
+		}
+		wantState(t, r, Closed)
+	})
+}

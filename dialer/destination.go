@@ -6,17 +6,25 @@ import (
 	"sync"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
-
 	"github.com/dialguard/dialguard/breaker"
+	"github.com/dialguard/dialguard/internal/tierlru"
 )
 
 // destination is what the dialer remembers about one host:port: which
 // address won last, which stalled, whether it has answered recently, how
 // many dials are in flight, and its retry budget. Destinations live in a
-// bounded LRU (destinations); forgetting one costs only its memory.
+// bounded cache (destinations); forgetting a healthy one costs only its
+// memory, and one that is in trouble is forgotten last (see tierLocked).
 type destination struct {
 	mu sync.Mutex
+
+	// key and home are where the destination is remembered; tier is the
+	// tier it is filed under there (see tierLocked), and tripped whether
+	// its breaker is open or half-open.
+	key     string
+	home    *destinations
+	tier    int
+	tripped bool
 
 	winner   netip.AddrPort // last address that connected
 	winnerAt time.Time
@@ -53,13 +61,27 @@ type destination struct {
 // maxStalledPerDestination bounds the stall memory of one destination.
 const maxStalledPerDestination = 64
 
-// destinations is the bounded set of remembered destinations.
+// destinations is the bounded set of remembered destinations. When it is
+// full, the least recently dialled destination of the lowest tier that has
+// any is forgotten: idle ones first, then those with dials in flight, and
+// those in trouble last. A stream of fresh names must not make the dialer
+// forget a destination whose dials are in flight (its admission count is
+// what holds a storm back), that is stalling (its stall memory), or whose
+// breaker is open.
 type destinations struct {
-	cache *lru.Cache[string, *destination]
+	cache *tierlru.Cache[string, *destination]
 }
 
+// The tiers of destinations, evicted lowest first.
+const (
+	tierIdle     = iota // no dial in flight, and not in trouble
+	tierInFlight        // dials in flight
+	tierTrouble         // stalled since it last connected, or its breaker is not closed
+	destinationTiers
+)
+
 func newDestinations(size int) (*destinations, error) {
-	c, err := lru.New[string, *destination](size)
+	c, err := tierlru.New[string, *destination](size, destinationTiers)
 	if err != nil {
 		return nil, err
 	}
@@ -68,21 +90,52 @@ func newDestinations(size int) (*destinations, error) {
 
 // get returns key's destination, creating it on first use.
 func (ds *destinations) get(key string) *destination {
-	for {
-		if d, ok := ds.cache.Get(key); ok {
-			return d
-		}
-		fresh := &destination{}
-		if found, _ := ds.cache.ContainsOrAdd(key, fresh); !found {
-			return fresh
-		}
-		// Someone added it between Get and ContainsOrAdd: take theirs.
+	if d, ok := ds.cache.Get(key); ok {
+		return d
 	}
+	// Someone may add it between Get and GetOrAdd: then theirs is returned.
+	d, _ := ds.cache.GetOrAdd(key, &destination{key: key, home: ds})
+	return d
 }
 
 // peek returns key's destination if it is remembered.
 func (ds *destinations) peek(key string) (*destination, bool) {
 	return ds.cache.Peek(key)
+}
+
+// tierLocked returns the tier the destination's state calls for.
+func (dst *destination) tierLocked() int {
+	switch {
+	case dst.tripped || dst.lastStall.After(dst.lastSuccess):
+		return tierTrouble
+	case dst.inFlight > 0:
+		return tierInFlight
+	}
+	return tierIdle
+}
+
+// refileLocked files the destination under the tier its state calls for,
+// when that changed. It runs under dst.mu, so that one destination's moves
+// are made in order; the cache takes its own lock inside, never dst.mu.
+func (dst *destination) refileLocked() {
+	tier := dst.tierLocked()
+	if tier == dst.tier || dst.home == nil {
+		return
+	}
+	dst.tier = tier
+	dst.home.cache.SetTier(dst.key, dst, filedTier)
+}
+
+// filedTier is the tier a destination was last filed under; the cache
+// calls it while refileLocked holds dst.mu.
+func filedTier(dst *destination) int { return dst.tier }
+
+// setTripped notes whether the destination's breaker is open or half-open.
+func (dst *destination) setTripped(tripped bool) {
+	dst.mu.Lock()
+	dst.tripped = tripped
+	dst.refileLocked()
+	dst.mu.Unlock()
 }
 
 // addrKey returns the breaker key of a, cached so that the hot path does not
@@ -141,6 +194,7 @@ func (dst *destination) learn(a netip.AddrPort, tcp, tls time.Duration, late, wi
 		dst.refusedRun = 0
 		delete(dst.stalled, a)
 		dst.wakeLocked()
+		dst.refileLocked()
 	}
 	retransmitted := dst.rtt.retransmitted(tcp)
 	if late || retransmitted {
@@ -208,6 +262,7 @@ func (dst *destination) recordStall(a netip.AddrPort, now time.Time) {
 	if dst.winner == a {
 		dst.winner = netip.AddrPort{}
 	}
+	dst.refileLocked()
 	dst.mu.Unlock()
 }
 
@@ -352,6 +407,7 @@ func (dst *destination) enterLocked(now time.Time, limit int, ttl time.Duration)
 			dst.busySince = now
 		}
 		dst.inFlight++
+		dst.refileLocked()
 		return true
 	}
 	return false
@@ -392,8 +448,9 @@ func (dst *destination) waitToEnter(ctx context.Context, deadline time.Time, exp
 		// The breaker is read with no lock of ours held: reading it may move
 		// it to half-open, and its hook wakes this destination's waiters
 		// (taking dst.mu). It is read after taking wake, so an opening that
-		// comes after the read closes wake and is seen on the next turn.
-		if breakers != nil && breakers.State(key) == breaker.Open {
+		// comes after the read closes wake and is seen on the next turn. A
+		// half-open breaker whose probe is out refuses the dial too.
+		if breakers != nil && breakers.Refuses(key) {
 			return ErrCircuitOpen
 		}
 		select {
@@ -411,6 +468,7 @@ func (dst *destination) leave() {
 	dst.mu.Lock()
 	dst.inFlight--
 	dst.wakeLocked()
+	dst.refileLocked()
 	dst.mu.Unlock()
 }
 

@@ -146,6 +146,7 @@ func (d *Dialer) newRegistry(kind string, wakesAdmission bool) (*breaker.Registr
 	s.OnStateChange = func(key string, from, to breaker.State) {
 		if wakesAdmission {
 			if dst, ok := d.dests.peek(key); ok {
+				dst.setTripped(to != breaker.Closed)
 				dst.wakeUp()
 			}
 		}
@@ -308,8 +309,11 @@ func (c *call) bounds() bounds {
 // socket (attemptCtx), and admission and retries watch it themselves.
 func (d *Dialer) dialCall(ctx context.Context, c *call, handshake bool) (net.Conn, error) {
 	t := &c.t
-	// An open destination fails here, before anything is set up for it.
-	if d.destBreakers != nil && d.destBreakers.State(t.key) == breaker.Open {
+	// An open destination fails here, before anything is set up for it, and
+	// so does a half-open one whose probe is out: its breaker would refuse
+	// the dial anyway, after admission, where a crowd of such callers
+	// waking each other starves the probe (issue 20, item 8).
+	if d.destBreakers != nil && d.destBreakers.Refuses(t.key) {
 		c.obs.failedFast = true
 		return nil, ErrCircuitOpen
 	}

@@ -52,8 +52,11 @@ const (
 	// gets another chance.
 	DefaultMemoryTTL = time.Minute
 
-	// DefaultMemorySize bounds how many destinations are remembered; the
-	// least recently dialled are forgotten first.
+	// DefaultMemorySize bounds how many destinations are remembered. The
+	// least recently dialled of those that are idle are forgotten first;
+	// one with dials in flight, and one that has stalled since it last
+	// connected or whose breaker is open, only when no healthier one is
+	// left.
 	DefaultMemorySize = 4096
 
 	// DefaultMaxAddresses caps how many resolved addresses are raced in one

@@ -41,6 +41,7 @@ func TestBadOptionValuesAreRefused(t *testing.T) {
 		{"WithBackoff", dialer.WithBackoff(nil)},
 		{"WithAttemptObserver", dialer.WithAttemptObserver(nil)},
 		{"WithPolicy", dialer.WithPolicy(dialer.Policy{Deny: []netip.Prefix{{}}})},
+		{"WithPolicy", dialer.WithPolicy(dialer.Policy{DenyLocal: true, LocalRefresh: -time.Second})},
 	} {
 		if _, err := dialer.New(tc.opt); err == nil || !strings.Contains(err.Error(), tc.name) {
 			t.Errorf("New(%s(bad)) = %v, want an error naming the option", tc.name, err)

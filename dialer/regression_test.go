@@ -80,13 +80,13 @@ func TestPolicyJudgesTheFamilyThatAnswersLate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFakeNet(map[string]*script{
 			"[fd00::1]:80":     {after: time.Millisecond}, // denied by Internal
-			"192.0.2.1:80":     {after: time.Millisecond},
-			"[2001:db8::1]:80": {refuse: true},
+			"192.0.3.1:80":     {after: time.Millisecond}, // not a documentation address: Internal denies those
+			"[2001:db9::1]:80": {refuse: true},
 			"10.0.0.1:80":      {after: time.Millisecond}, // denied, arrives late
 		})
 		d := newFakeDialer(t, f, map[string]dialtest.Host{
-			"first-denied.test": {IPv6: addrs("fd00::1"), IPv4: addrs("192.0.2.1"), IPv4Delay: 100 * time.Millisecond},
-			"late-denied.test":  {IPv6: addrs("2001:db8::1"), IPv4: addrs("10.0.0.1"), IPv4Delay: 100 * time.Millisecond},
+			"first-denied.test": {IPv6: addrs("fd00::1"), IPv4: addrs("192.0.3.1"), IPv4Delay: 100 * time.Millisecond},
+			"late-denied.test":  {IPv6: addrs("2001:db9::1"), IPv4: addrs("10.0.0.1"), IPv4Delay: 100 * time.Millisecond},
 		}, WithPolicy(Policy{Deny: Internal()}), WithMaxRetries(0))
 		c, err := d.DialContext(t.Context(), "tcp", "first-denied.test:80")
 		if err != nil {
