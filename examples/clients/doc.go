@@ -1,0 +1,2 @@
+// Package clients shows dialguard under the clients people use.
+package clients

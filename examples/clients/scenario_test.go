@@ -1,0 +1,337 @@
+package clients_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dialguard/dialguard/breaker"
+	"github.com/dialguard/dialguard/dialer"
+	"github.com/dialguard/dialguard/dialer/dialtest"
+)
+
+// svcName is the name every client dials. The fake resolver answers it
+// with [::1] first, stalled (a full accept queue: SYNs are dropped, as by a
+// black hole), and 127.0.0.1, where the real server listens, on one port.
+const svcName = "svc.test"
+
+// The targets, asserted as they are where a loaded two-core
+// machine allows, and the scenario's bounds.
+const (
+	// firstOpBound: the first operation through the incident.
+	firstOpBound = 300 * time.Millisecond
+	// newConnBound: the median operation on a new connection once
+	// dialguard knows [::1] stalls (a subject may allow its server's
+	// session start on top, see subject.sessionStart); newConnWorst bounds every one of them
+	// below net.Dialer's 300 ms fallback delay, which a dialer without
+	// memory pays on each.
+	newConnBound = 20 * time.Millisecond
+	newConnWorst = 250 * time.Millisecond
+	newConnOps   = 10
+
+	// The outage: stormCallers callers, each making operations with an
+	// opTimeout deadline, stormPause apart, for stormFor (at most
+	// stormMaxOps each).
+	stormCallers = 50
+	stormFor     = 1500 * time.Millisecond
+	stormPause   = 10 * time.Millisecond
+	stormMaxOps  = 200
+	opTimeout    = time.Second
+	// failFastBound: an operation started while the breaker was open
+	// fails within this, as its caller sees it. failFastShare of them
+	// must; every one within failFastWorst: a caller queued in its
+	// client's pool behind the breaker's half-open probe waits for the
+	// probe, which stalls for the loopback attempt timeout (100 ms).
+	failFastBound = 10 * time.Millisecond
+	failFastShare = 0.9
+	failFastWorst = 200 * time.Millisecond
+	// maxSynSent bounds the sockets in SYN_SENT toward the port at any
+	// time of the outage.
+	maxSynSent = 16
+
+	// recoveryBound: an operation succeeds within this of the server's
+	// return; recoveryWait bounds the wait; recoveryPause is the pause
+	// between two tries.
+	recoveryBound = 1500 * time.Millisecond
+	recoveryWait  = 5 * time.Second
+	recoveryPause = 10 * time.Millisecond
+
+	// openTimeout is the breaker's open time: dialguard's default is 1 s
+	// (+25 % jitter); half of it keeps a probe ahead of go-redis's own
+	// once-a-second dial probe (see the README's recipe).
+	openTimeout = 500 * time.Millisecond
+
+	portTries = 3
+)
+
+// subject is one client under the scenario.
+type subject struct {
+	server server
+	// fresh makes one operation on a new client (so on a new
+	// connection) that dials through d, and closes the client.
+	fresh func(ctx context.Context, d *dialer.Dialer, address string) error
+	// shared returns a long-lived client's operation, safe for
+	// concurrent use, and the client's close.
+	shared func(d *dialer.Dialer, address string) (op func(ctx context.Context) error, closeFn func(), err error)
+	// sessionStart is what the server's own start of a session may add
+	// to newConnBound (PostgreSQL forks a backend per connection).
+	sessionStart time.Duration
+	// circuitOpen reports whether err, as the client returned it, tells
+	// of dialguard's open breaker.
+	circuitOpen func(error) bool
+}
+
+// opResult is one operation of the outage.
+type opResult struct {
+	elapsed time.Duration
+	open    bool // the destination's breaker was open when it started
+	err     error
+}
+
+// figures are what a scenario measured, logged in one line.
+type figures struct {
+	first                 time.Duration
+	newConn               []time.Duration
+	baseline              []time.Duration // new connections, 127.0.0.1 only
+	stormOps, openOps     int
+	openP50, openP90, max time.Duration
+	fastShare             float64
+	circuitErrs           int
+	peakSynSent           int
+	recovery              time.Duration
+}
+
+func (f figures) String() string {
+	return fmt.Sprintf("first op %v; new-connection ops median %v, worst %v (without the stalled [::1]: median %v); outage: %d ops, %d begun with the breaker open: median %v, p90 %v, worst %v, %.1f%% within %v, %d with ErrCircuitOpen visible; peak SYN_SENT %d; recovery %v",
+		f.first.Round(10*time.Microsecond), percentile(f.newConn, 0.5).Round(10*time.Microsecond), slices.Max(f.newConn).Round(10*time.Microsecond), percentile(f.baseline, 0.5).Round(10*time.Microsecond),
+		f.stormOps, f.openOps, f.openP50.Round(10*time.Microsecond), f.openP90.Round(10*time.Microsecond), f.max.Round(10*time.Microsecond),
+		100*f.fastShare, failFastBound, f.circuitErrs, f.peakSynSent, f.recovery.Round(time.Millisecond))
+}
+
+// runScenario puts s through the incident, an outage and a recovery,
+// checking the targets on each.
+func runScenario(t *testing.T, s subject) {
+	stalled6, port := startBehindStalled(t, s.server)
+	t.Cleanup(s.server.stop)
+	address := net.JoinHostPort(svcName, strconv.Itoa(int(port)))
+
+	res := dialtest.NewResolver(map[string]dialtest.Host{svcName: {
+		IPv6: []netip.Addr{stalled6.Addr().Addr()},
+		IPv4: []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})},
+	}})
+	d, err := dialer.New(
+		dialer.WithResolver(res),
+		dialer.WithBreaker(breaker.Settings{OpenTimeout: openTimeout}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f figures
+
+	// The incident: [::1] stalls, 127.0.0.1 serves.
+	f.first, err = timed(func(ctx context.Context) error { return s.fresh(ctx, d, address) })
+	if err != nil {
+		t.Fatalf("incident: first operation: %v", err)
+	}
+	if f.first > firstOpBound {
+		t.Errorf("incident: first operation took %v, want at most %v", f.first, firstOpBound)
+	}
+	for i := range newConnOps {
+		el, err := timed(func(ctx context.Context) error { return s.fresh(ctx, d, address) })
+		if err != nil {
+			t.Fatalf("incident: operation %d on a new connection: %v", i+2, err)
+		}
+		f.newConn = append(f.newConn, el)
+	}
+	if m := percentile(f.newConn, 0.5); m > newConnBound+s.sessionStart {
+		t.Errorf("incident: operations on new connections took %v (median of %d), want at most %v", m, newConnOps, newConnBound+s.sessionStart)
+	}
+	if w := slices.Max(f.newConn); w > newConnWorst {
+		t.Errorf("incident: an operation on a new connection took %v, want every one within %v", w, newConnWorst)
+	}
+
+	// The same operations where the name has no stalled address, for
+	// comparison: what the client and its server cost by themselves.
+	plain, err := dialer.New(dialer.WithResolver(dialtest.NewResolver(map[string]dialtest.Host{svcName: {
+		IPv4: []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})},
+	}})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range newConnOps {
+		el, err := timed(func(ctx context.Context) error { return s.fresh(ctx, plain, address) })
+		if err != nil {
+			t.Fatalf("without the stalled address: operation %d: %v", i+1, err)
+		}
+		f.baseline = append(f.baseline, el)
+	}
+
+	op, closeShared, err := s.shared(d, address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeShared()
+	if _, err := timed(op); err != nil {
+		t.Fatalf("shared client before the outage: %v", err)
+	}
+
+	// The outage: the server goes away and its address stalls too.
+	s.server.stop()
+	stalled4, err := dialtest.ListenStalled(v4(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sampler := dialtest.SampleSynSent(port, 0)
+	results := storm(d, address, op)
+	f.peakSynSent = sampler.Stop()
+	if err := sampler.Err(); err != nil {
+		t.Fatal(err)
+	}
+	checkOutage(t, s, results, &f)
+
+	// The recovery: the stall ends and the server is back on its port.
+	if err := stalled4.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.server.start(port); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	back := time.Now()
+	var lastErr error
+	for time.Since(back) < recoveryWait {
+		if _, lastErr = timed(op); lastErr == nil {
+			break
+		}
+		time.Sleep(recoveryPause)
+	}
+	f.recovery = time.Since(back)
+	if lastErr != nil {
+		t.Errorf("recovery: no operation succeeded within %v of the server's return; last error: %v", recoveryWait, lastErr)
+	} else if f.recovery > recoveryBound {
+		t.Errorf("recovery: the first operation succeeded %v after the server's return, want at most %v", f.recovery, recoveryBound)
+	}
+	t.Logf("figures: %v", f)
+}
+
+// checkOutage checks the operations of the outage.
+func checkOutage(t *testing.T, s subject, results []opResult, f *figures) {
+	t.Helper()
+	f.stormOps = len(results)
+	var open []time.Duration
+	for _, r := range results {
+		f.max = max(f.max, r.elapsed)
+		if r.elapsed > opTimeout+failFastWorst {
+			t.Errorf("outage: an operation took %v, past its %v deadline (%v)", r.elapsed, opTimeout, r.err)
+		}
+		if !r.open {
+			continue
+		}
+		if r.err == nil {
+			t.Errorf("outage: an operation begun with the breaker open succeeded")
+			continue
+		}
+		open = append(open, r.elapsed)
+		if s.circuitOpen(r.err) {
+			f.circuitErrs++
+		}
+	}
+	f.openOps = len(open)
+	if len(open) == 0 {
+		t.Fatalf("outage: the breaker never opened in %d operations", len(results))
+	}
+	fast := 0
+	for _, el := range open {
+		if el <= failFastBound {
+			fast++
+		}
+	}
+	f.fastShare = float64(fast) / float64(len(open))
+	f.openP50, f.openP90 = percentile(open, 0.5), percentile(open, 0.9)
+	f.max = slices.Max(open)
+	if f.fastShare < failFastShare {
+		t.Errorf("outage: %d of %d operations begun with the breaker open failed within %v, want %.0f%% (median %v, p90 %v)", fast, len(open), failFastBound, 100*failFastShare, f.openP50, f.openP90)
+	}
+	if w := slices.Max(open); w > failFastWorst {
+		t.Errorf("outage: an operation begun with the breaker open took %v, want every one within %v", w, failFastWorst)
+	}
+	if f.circuitErrs == 0 {
+		t.Errorf("outage: none of the %d errors begun with the breaker open tells of ErrCircuitOpen", len(open))
+	}
+	if f.peakSynSent > maxSynSent {
+		t.Errorf("outage: peak SYN_SENT %d, want at most %d", f.peakSynSent, maxSynSent)
+	}
+}
+
+// storm runs stormCallers callers of op for stormFor and returns every
+// operation's result. Each result notes whether d's breaker for address
+// was open when the operation began.
+func storm(d *dialer.Dialer, address string, op func(context.Context) error) []opResult {
+	var (
+		mu      sync.Mutex
+		results []opResult
+		wg      sync.WaitGroup
+	)
+	end := time.Now().Add(stormFor)
+	for range stormCallers {
+		wg.Go(func() {
+			var mine []opResult
+			for i := 0; i < stormMaxOps && time.Now().Before(end); i++ {
+				snap, _ := d.DestinationState(address)
+				el, err := timed(op)
+				mine = append(mine, opResult{elapsed: el, open: snap.State == breaker.Open, err: err})
+				time.Sleep(stormPause)
+			}
+			mu.Lock()
+			results = append(results, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return results
+}
+
+// startBehindStalled binds a Stalled on [::1]:0 and starts srv on
+// 127.0.0.1 at the same port, trying another port if that fails.
+func startBehindStalled(t *testing.T, srv server) (*dialtest.Stalled, uint16) {
+	t.Helper()
+	var errs []error
+	for range portTries {
+		st := dialtest.NewStalled(t, "[::1]:0")
+		port := st.Addr().Port()
+		if err := srv.start(port); err != nil {
+			errs = append(errs, err)
+			st.Close()
+			continue
+		}
+		return st, port
+	}
+	t.Fatalf("no server started behind a stalled [::1] after %d ports: %v", portTries, errors.Join(errs...))
+	return nil, 0
+}
+
+// timed runs op with an opTimeout deadline and returns how long it took.
+func timed(op func(context.Context) error) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	start := time.Now()
+	err := op(ctx)
+	return time.Since(start), err
+}
+
+// percentile returns the p-quantile (0..1) of ds, nearest rank.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(p*float64(len(s)+1)) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
