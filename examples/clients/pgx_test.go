@@ -84,4 +84,3 @@ func TestPgx(t *testing.T) {
 		circuitOpen: func(err error) bool { return errors.Is(err, dialer.ErrCircuitOpen) },
 	})
 }
-

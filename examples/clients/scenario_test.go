@@ -80,6 +80,9 @@ type subject struct {
 	// shared returns a long-lived client's operation, safe for
 	// concurrent use, and the client's close.
 	shared func(d *dialer.Dialer, address string) (op func(ctx context.Context) error, closeFn func(), err error)
+	// duringOutage, if not nil, runs after the storm, while the server
+	// is still away.
+	duringOutage func(t *testing.T)
 	// sessionStart is what the server's own start of a session may add
 	// to newConnBound (PostgreSQL forks a backend per connection).
 	sessionStart time.Duration
@@ -195,6 +198,9 @@ func runScenario(t *testing.T, s subject) {
 		t.Fatal(err)
 	}
 	checkOutage(t, s, results, &f)
+	if s.duringOutage != nil {
+		s.duringOutage(t)
+	}
 
 	// The recovery: the stall ends and the server is back on its port.
 	if err := stalled4.Close(); err != nil {
