@@ -93,6 +93,7 @@ type subject struct {
 
 // opResult is one operation of the outage.
 type opResult struct {
+	at      time.Duration // since the outage began
 	elapsed time.Duration
 	open    bool // the destination's breaker was open when it started
 	err     error
@@ -104,6 +105,8 @@ type figures struct {
 	newConn               []time.Duration
 	baseline              []time.Duration // new connections, 127.0.0.1 only
 	stormOps, openOps     int
+	openedAt              time.Duration // the first operation begun with the breaker open
+	beforeOpenWorst       time.Duration // the slowest operation begun before
 	openP50, openP90, max time.Duration
 	fastShare             float64
 	circuitErrs           int
@@ -112,9 +115,9 @@ type figures struct {
 }
 
 func (f figures) String() string {
-	return fmt.Sprintf("first op %v; new-connection ops median %v, worst %v (without the stalled [::1]: median %v); outage: %d ops, %d begun with the breaker open: median %v, p90 %v, worst %v, %.1f%% within %v, %d with ErrCircuitOpen visible; peak SYN_SENT %d; recovery %v",
+	return fmt.Sprintf("first op %v; new-connection ops median %v, worst %v (without the stalled [::1]: median %v); outage: %d ops, breaker open %v in (slowest op begun before: %v), %d begun with it open: median %v, p90 %v, worst %v, %.1f%% within %v, %d with ErrCircuitOpen visible; peak SYN_SENT %d; recovery %v",
 		f.first.Round(10*time.Microsecond), percentile(f.newConn, 0.5).Round(10*time.Microsecond), slices.Max(f.newConn).Round(10*time.Microsecond), percentile(f.baseline, 0.5).Round(10*time.Microsecond),
-		f.stormOps, f.openOps, f.openP50.Round(10*time.Microsecond), f.openP90.Round(10*time.Microsecond), f.max.Round(10*time.Microsecond),
+		f.stormOps, f.openedAt.Round(time.Millisecond), f.beforeOpenWorst.Round(time.Millisecond), f.openOps, f.openP50.Round(10*time.Microsecond), f.openP90.Round(10*time.Microsecond), f.max.Round(10*time.Microsecond),
 		100*f.fastShare, failFastBound, f.circuitErrs, f.peakSynSent, f.recovery.Round(time.Millisecond))
 }
 
@@ -237,7 +240,11 @@ func checkOutage(t *testing.T, s subject, results []opResult, f *figures) {
 			t.Errorf("outage: an operation took %v, past its %v deadline (%v)", r.elapsed, opTimeout, r.err)
 		}
 		if !r.open {
+			f.beforeOpenWorst = max(f.beforeOpenWorst, r.elapsed)
 			continue
+		}
+		if f.openedAt == 0 || r.at < f.openedAt {
+			f.openedAt = r.at
 		}
 		if r.err == nil {
 			t.Errorf("outage: an operation begun with the breaker open succeeded")
@@ -284,14 +291,16 @@ func storm(d *dialer.Dialer, address string, op func(context.Context) error) []o
 		results []opResult
 		wg      sync.WaitGroup
 	)
-	end := time.Now().Add(stormFor)
+	began := time.Now()
+	end := began.Add(stormFor)
 	for range stormCallers {
 		wg.Go(func() {
 			var mine []opResult
 			for i := 0; i < stormMaxOps && time.Now().Before(end); i++ {
+				at := time.Since(began)
 				snap, _ := d.DestinationState(address)
 				el, err := timed(op)
-				mine = append(mine, opResult{elapsed: el, open: snap.State == breaker.Open, err: err})
+				mine = append(mine, opResult{at: at, elapsed: el, open: snap.State == breaker.Open, err: err})
 				time.Sleep(stormPause)
 			}
 			mu.Lock()
