@@ -54,7 +54,7 @@ func v4(port uint16) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(
 // newRedisServer returns a redis-server with its data directory in a
 // temporary directory, persistence off, listening on 127.0.0.1 only.
 func newRedisServer(t *testing.T) server {
-	bin := lookBinary(t, "redis-server", "redis-server")
+	bin := lookBinary(t, "redis-server", "redis-server", "/usr/bin", "/usr/sbin")
 	dir := t.TempDir()
 	return &processServer{startFn: func(port uint16) (*process, error) {
 		return startProcess(t, "redis-server", dir, nil, syscall.SIGKILL,
@@ -68,7 +68,7 @@ func newRedisServer(t *testing.T) server {
 // newNATSServer returns a nats-server listening on 127.0.0.1 only, logging
 // into a temporary directory (without JetStream it keeps no data).
 func newNATSServer(t *testing.T) server {
-	bin := lookBinary(t, "nats-server", "nats-server")
+	bin := lookBinary(t, "nats-server", "nats-server", "/usr/sbin", "/usr/bin")
 	dir := t.TempDir()
 	return &processServer{startFn: func(port uint16) (*process, error) {
 		return startProcess(t, "nats-server", dir, nil, syscall.SIGKILL,
