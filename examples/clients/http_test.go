@@ -77,7 +77,8 @@ func httpGet(ctx context.Context, c *http.Client, address string) error {
 // incident, an outage and a recovery.
 func TestHTTP(t *testing.T) {
 	runScenario(t, subject{
-		server: &httpServer{},
+		server:        &httpServer{},
+		dialPerCaller: true,
 		fresh: func(ctx context.Context, d *dialer.Dialer, address string) error {
 			tr := httpTransport(d)
 			defer tr.CloseIdleConnections()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -52,11 +51,6 @@ func pgxPing(ctx context.Context, q interface {
 func TestPgx(t *testing.T) {
 	runScenario(t, subject{
 		server: newPostgresServer(t),
-		// A session of its own per connection: PostgreSQL forks a
-		// backend and sends a dozen parameters before the first query
-		// (about 20 ms here under -race, with or without the stalled
-		// [::1]: the test logs both).
-		sessionStart: 30 * time.Millisecond,
 		fresh: func(ctx context.Context, d *dialer.Dialer, address string) error {
 			cfg, err := pgx.ParseConfig(pgxConnString(address))
 			if err != nil {
@@ -75,6 +69,11 @@ func TestPgx(t *testing.T) {
 				return nil, nil, err
 			}
 			pgxConfig(cfg.ConnConfig, d)
+			// pgxpool connects on a context that keeps the caller's
+			// values but not its cancellation (puddle ends it when the
+			// pool closes): this bounds a connect that goes on after
+			// its caller gave up.
+			cfg.ConnConfig.ConnectTimeout = opTimeout
 			p, err := pgxpool.NewWithConfig(context.Background(), cfg)
 			if err != nil {
 				return nil, nil, err

@@ -1,0 +1,94 @@
+package clients_test
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/dialguard/dialguard/breaker"
+	"github.com/dialguard/dialguard/dialer"
+	"github.com/dialguard/dialguard/dialer/dialtest"
+)
+
+// The bounds of openOutage.
+const (
+	openWithin  = 5 * time.Second // the breaker must open within this
+	openedOps   = 3               // operations measured once it is open
+	openedPause = 20 * time.Millisecond
+)
+
+// openOutage starts srv behind a stalled [::1], makes one operation with
+// the client newOp returns (dialling through dialguard), takes the server
+// away (its address stalls too), makes operations until dialguard's
+// breaker is open, and then returns how long each of openedOps operations
+// took, each begun with the breaker open, as their caller saw them.
+func openOutage(t *testing.T, srv server, newOp func(d *dialer.Dialer, address string) (func(context.Context) error, func())) []time.Duration {
+	t.Helper()
+	_, port := startBehindStalled(t, srv)
+	t.Cleanup(srv.stop)
+	address := net.JoinHostPort(svcName, strconv.Itoa(int(port)))
+	d, err := dialer.New(
+		dialer.WithResolver(dialtest.NewResolver(map[string]dialtest.Host{svcName: {
+			IPv6: []netip.Addr{netip.IPv6Loopback()},
+			IPv4: []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})},
+		}})),
+		dialer.WithBreaker(breaker.Settings{OpenTimeout: openTimeout}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, closeFn := newOp(d, address)
+	defer closeFn()
+	if _, err := timed(op); err != nil {
+		t.Fatalf("before the outage: %v", err)
+	}
+	srv.stop()
+	dialtest.NewStalled(t, v4(port))
+
+	isOpen := func() bool { s, _ := d.DestinationState(address); return s.State == breaker.Open }
+	for start := time.Now(); !isOpen(); {
+		if time.Since(start) > openWithin {
+			t.Fatalf("the breaker did not open within %v", openWithin)
+		}
+		timed(op)
+	}
+	var els []time.Duration
+	for i := 0; len(els) < openedOps && i < 10*openedOps; i++ {
+		if !isOpen() {
+			time.Sleep(openedPause) // half-open: let the probe finish
+			continue
+		}
+		el, err := timed(op)
+		if err == nil {
+			t.Fatal("an operation succeeded during the outage")
+		}
+		els = append(els, el)
+	}
+	if len(els) < openedOps {
+		t.Fatalf("only %d operations begun with the breaker open", len(els))
+	}
+	return els
+}
+
+// TestRedisDefaultsUndoFailFast backs the go-redis recipe: with its
+// default retries (5 dials 100 ms apart per connection, 3 command
+// retries), a command begun with dialguard's breaker open takes its
+// caller's whole deadline, though each dial fails in microseconds.
+func TestRedisDefaultsUndoFailFast(t *testing.T) {
+	redis.SetLogger(discardLogger{})
+	els := openOutage(t, newRedisServer(t), func(d *dialer.Dialer, address string) (func(context.Context) error, func()) {
+		c := redis.NewClient(&redis.Options{Addr: address, Dialer: d.DialContext})
+		return func(ctx context.Context) error { return c.Ping(ctx).Err() }, func() { c.Close() }
+	})
+	t.Logf("go-redis with its defaults, breaker open: commands took %v (deadline %v)", els, opTimeout)
+	// The recipe's commands fail within failFastBound; the defaults'
+	// must be far slower for the recipe to matter.
+	if m := percentile(els, 0.5); m < 10*failFastBound {
+		t.Errorf("with go-redis's defaults a command took %v (median), want at least %v: if the defaults fail fast now, the README's recipe is stale", m, 10*failFastBound)
+	}
+}
