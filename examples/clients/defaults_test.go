@@ -2,12 +2,14 @@ package clients_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/dialguard/dialguard/breaker"
@@ -90,5 +92,60 @@ func TestRedisDefaultsUndoFailFast(t *testing.T) {
 	// must be far slower for the recipe to matter.
 	if m := percentile(els, 0.5); m < 10*failFastBound {
 		t.Errorf("with go-redis's defaults a command took %v (median), want at least %v: if the defaults fail fast now, the README's recipe is stale", m, 10*failFastBound)
+	}
+}
+
+// TestPgxResolvingItselfPaysTheStall backs the pgx recipe: pgx's default
+// LookupFunc resolves the host and pgx dials the addresses one by one, so
+// dialguard is handed IP literals and cannot race them. Here a LookupFunc
+// answering as a system resolver would for svc.test ([::1], then
+// 127.0.0.1) stands in for the default: the first connection waits for
+// dialguard to give up on the literal [::1]:port (its stall bound, and
+// retries) before pgx tries 127.0.0.1. Later ones fail fast on [::1]
+// while dialguard's breaker for that literal is open, and pay the stall
+// again at each of its probes. The recipe's connections (TestPgx) pay
+// nothing for [::1].
+func TestPgxResolvingItselfPaysTheStall(t *testing.T) {
+	srv := newPostgresServer(t)
+	_, port := startBehindStalled(t, srv)
+	t.Cleanup(srv.stop)
+	address := net.JoinHostPort(svcName, strconv.Itoa(int(port)))
+	res := dialtest.NewResolver(map[string]dialtest.Host{svcName: {
+		IPv6: []netip.Addr{netip.IPv6Loopback()},
+		IPv4: []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})},
+	}})
+	d, err := dialer.New(dialer.WithResolver(res), dialer.WithBreaker(breaker.Settings{OpenTimeout: openTimeout}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var els []time.Duration
+	for range 3 {
+		el, err := timed(func(ctx context.Context) error {
+			cfg, err := pgx.ParseConfig(pgxConnString(address))
+			if err != nil {
+				return err
+			}
+			cfg.DialFunc = d.DialContext
+			cfg.LookupFunc = func(ctx context.Context, host string) ([]string, error) {
+				ips, err := res.LookupNetIP(ctx, "ip", host)
+				var out []string
+				for _, ip := range ips {
+					out = append(out, ip.String())
+				}
+				return out, err
+			}
+			c, err := pgx.ConnectConfig(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			return errors.Join(pgxPing(ctx, c), c.Close(ctx))
+		})
+		els = append(els, el)
+		t.Logf("pgx resolving svc.test itself: connection and query: %v, %v", el, err)
+	}
+	// The recipe's first connection took well under firstOpBound; a
+	// pgx that resolves itself must be slower for the recipe to matter.
+	if els[0] < firstOpBound/3 {
+		t.Errorf("pgx resolving itself connected in %v: if it no longer pays the stalled [::1], the README's recipe is stale", els[0])
 	}
 }
