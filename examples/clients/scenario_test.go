@@ -279,6 +279,12 @@ func checkOutage(t *testing.T, s subject, results []opResult, f *figures) {
 	}
 	f.openOps = len(open)
 	if len(open) == 0 {
+		// Say what the callers saw instead, a sample of it.
+		for i, r := range results {
+			if i%(len(results)/10+1) == 0 {
+				t.Logf("outage: an operation begun %v in took %v: %v", r.at.Round(time.Millisecond), r.elapsed.Round(time.Millisecond), r.err)
+			}
+		}
 		t.Fatalf("outage: the breaker never opened in %d operations", len(results))
 	}
 	fast := 0
