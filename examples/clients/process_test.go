@@ -78,7 +78,9 @@ func startProcess(tb testing.TB, name, logDir string, cred *syscall.Credential, 
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	// Its own process group, so that a Ctrl-C of the test run does not
-	// reach it before the test's cleanup does.
+	// reach it before the test's cleanup does; Pdeathsig kills it if the
+	// test binary dies without cleaning up (a timeout's panic), so that
+	// no server outlives the run holding its port.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
