@@ -77,12 +77,11 @@ const (
 	recoveryPause = 10 * time.Millisecond
 
 	// openTimeout is the breaker's open time (dialguard's default: 1 s,
-	// +25 % jitter). A server that comes back is found by the first
-	// probe after it, and the address breakers' probes may take a second
-	// turn: with 500 ms, recoveries up to 1.19 s were seen here, so 300 ms
-	// keeps the 1.5 s target clear on a loaded machine. Under a second it
-	// also lets go-redis's own once-a-second dial probe be dialguard's
-	// probe (see the README's recipe).
+	// +25 % jitter). A server that comes back is found at a probe after
+	// its return: with 500 ms, recoveries up to 1.19 s were seen here,
+	// so 300 ms keeps the 1.5 s target clear on a loaded machine. Under a
+	// second it also lets go-redis's own once-a-second dial probe be
+	// dialguard's probe (see the README's recipe).
 	openTimeout = 300 * time.Millisecond
 
 	portTries = 3
