@@ -117,10 +117,10 @@ func newEntry(key string, r *Registry) *entry {
 	e := &entry{key: key, r: r}
 	e.stamp.Store(uint64(Closed))
 	e.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:          key,
-		MaxRequests:   1,
-		Interval:      r.s.Window,
-		BucketPeriod:  r.s.Window / windowBuckets,
+		Name:         key,
+		MaxRequests:  1,
+		Interval:     r.s.Window,
+		BucketPeriod: r.s.Window / windowBuckets,
 		// heldUntil decides when an open breaker may probe: gobreaker's
 		// own timeout only has to be over by then, and a Release must be
 		// able to move it on at once (hold.go).
