@@ -1,0 +1,164 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// maxOpenRead bounds the open set read at start and on reconnect: the
+// breakers a Dialer keeps by default (breaker.DefaultMaxBreakers).
+const maxOpenRead = 10000
+
+// firstReconnectWait is the backoff's first wait; it doubles up to
+// WithMaxReconnectWait.
+const firstReconnectWait = 50 * time.Millisecond
+
+// subscribe subscribes to the channel, then reads the open set and holds
+// every destination in it: in this order, so that no opening falls
+// between the two.
+func (s *Share) subscribe(ctx context.Context) (*redis.PubSub, error) {
+	ps := s.client.Subscribe(ctx, s.channel)
+	if _, err := ps.ReceiveTimeout(ctx, s.cfg.commandTimeout); err != nil {
+		ps.Close()
+		return nil, err
+	}
+	now := time.Now()
+	open, err := s.client.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{
+		Key: s.openKey, ByScore: true,
+		Start: "(" + strconv.FormatInt(now.UnixMilli(), 10), Stop: "+inf",
+		Count: maxOpenRead,
+	}).Result()
+	if err != nil {
+		ps.Close()
+		return nil, err
+	}
+	for _, z := range open {
+		dest, ok := z.Member.(string)
+		if !ok {
+			continue
+		}
+		s.apply(message{kind: opened, dest: dest, until: time.UnixMilli(int64(z.Score))})
+	}
+	return ps, nil
+}
+
+// receive is the receiver goroutine: it applies the other processes'
+// messages, checks a quiet link with a PING, and when the link is lost
+// subscribes again after a backoff, until ctx is done. ps is the
+// subscription Attach made, or nil.
+func (s *Share) receive(ctx context.Context, ps *redis.PubSub) {
+	defer s.wg.Done()
+	wait := firstReconnectWait
+	pinged := false
+	for ctx.Err() == nil {
+		if ps == nil {
+			if !sleep(ctx, wait) {
+				return
+			}
+			wait = min(2*wait, s.cfg.maxReconnectWait)
+			sub, cancel := context.WithTimeout(ctx, s.cfg.commandTimeout)
+			var err error
+			ps, err = s.subscribe(sub)
+			cancel()
+			if err != nil {
+				s.linkDown(err)
+				continue
+			}
+			if !s.keep(ps) {
+				return
+			}
+			wait, pinged = firstReconnectWait, false
+			if !s.up.Load() {
+				s.stats.reconnects.Add(1)
+			}
+			s.linkUp()
+		}
+		msg, err := ps.ReceiveTimeout(ctx, s.cfg.healthInterval)
+		if err != nil {
+			var ne net.Error
+			if ctx.Err() == nil && errors.As(err, &ne) && ne.Timeout() && !pinged {
+				// Quiet for a while: ask, and take no answer as a loss.
+				pinged = true
+				if ps.Ping(ctx) == nil {
+					continue
+				}
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			s.linkDown(err)
+			s.drop(ps)
+			ps = nil
+			continue
+		}
+		pinged = false
+		if m, ok := msg.(*redis.Message); ok {
+			if dm, err := decode(m.Payload); err == nil && dm.from != s.cfg.id {
+				s.stats.received.Add(1)
+				s.apply(dm)
+			}
+		}
+	}
+}
+
+// keep makes ps the Share's subscription, which Close closes; false if
+// the Share is closed already (ps is then closed).
+func (s *Share) keep(ps *redis.PubSub) bool {
+	s.psMu.Lock()
+	defer s.psMu.Unlock()
+	if s.closed {
+		ps.Close()
+		return false
+	}
+	s.ps = ps
+	return true
+}
+
+func (s *Share) drop(ps *redis.PubSub) {
+	s.psMu.Lock()
+	if s.ps == ps {
+		s.ps = nil
+	}
+	s.psMu.Unlock()
+	ps.Close()
+}
+
+// apply tells the Dialer what another process saw. The breaker changes it
+// causes are not sent again (breakerChanged).
+func (s *Share) apply(m message) {
+	d := s.d
+	if d == nil {
+		return
+	}
+	s.applying.Store(&m.dest)
+	defer s.applying.Store(nil)
+	switch m.kind {
+	case opened:
+		s.denied.Delete(m.dest)
+		d.HoldDestination(m.dest, m.until)
+	case closed:
+		s.denied.Delete(m.dest)
+		d.ReleaseDestination(m.dest)
+	case stall:
+		if s.cfg.shareStalls {
+			d.ChargeStall(m.dest)
+		}
+	}
+}
+
+// sleep waits d or until ctx is done, reporting whether it waited d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
