@@ -24,7 +24,7 @@ type member struct {
 
 	mu      sync.Mutex
 	changes []dialer.BreakerChange
-	probes  int // dials that were their destination's half-open probe
+	probes  int           // dials that were their destination's half-open probe
 	changed chan struct{} // a change arrived (never blocks: capacity 1)
 }
 
