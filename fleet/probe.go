@@ -27,8 +27,9 @@ return 1
 // MayProbe is asked by the Dialer when a destination's half-open breaker
 // would send its probe (see dialer.SharedState). One process in the fleet
 // wins the right, for WithProbeLease or until it reports how the probe
-// went (its breaker closing): a lease on the destination's probe key,
-// taken like SET NX PX and renewed by its holder. The others fail fast, asking Redis again only
+// went: a lease on the destination's probe key, taken like SET NX PX and
+// renewed by its holder. A failed probe's lease ends when the breakers it
+// reopened become half-open; a successful one's a second after the close. The others fail fast, asking Redis again only
 // when the lease would be over or a message about the destination
 // arrives. With the link down, or Redis slower than WithProbeTimeout, the
 // process probes, as it would alone.

@@ -55,13 +55,13 @@ type round struct {
 }
 
 // publish sends one message, with what it changes in the open set, and
-// shortens the probe lease of a probe that closed the breaker.
+// shortens the lease of the probe it reports.
 func (s *Share) publish(ctx context.Context, m message) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.commandTimeout)
 	defer cancel()
 	payload := m.encode()
 	held := false
-	if m.kind == closed {
+	if m.kind != stall {
 		_, held = s.leases.LoadAndDelete(m.dest)
 	}
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -79,11 +79,17 @@ func (s *Share) publish(ctx context.Context, m message) {
 		case closed:
 			p.ZRem(ctx, s.openKey, m.dest)
 		}
-		if held && m.kind == closed {
+		switch {
+		case held && m.kind == closed:
 			// The probe connected. The lease is kept a little longer,
 			// so that a process that has not yet heard of the close
 			// does not probe, then let go.
 			p.PExpire(ctx, s.probePrefix+m.dest, closeLease)
+		case held:
+			// The probe failed: the lease ends as the breakers it
+			// reopened become half-open, so that whichever process
+			// dials first then probes, and none before.
+			p.PExpire(ctx, s.probePrefix+m.dest, max(m.until.Sub(now), time.Millisecond))
 		}
 		p.Publish(ctx, s.channel, payload)
 		return nil
