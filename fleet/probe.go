@@ -24,38 +24,84 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `)
 
+// leaseRequest asks the leaser goroutine for a destination's probe lease;
+// the answer goes to reply (capacity 1, so the leaser never waits for a
+// caller that gave up).
+type leaseRequest struct {
+	dest  string
+	reply chan bool
+}
+
 // MayProbe is asked by the Dialer when a destination's half-open breaker
 // would send its probe (see dialer.SharedState). One process in the fleet
 // wins the right, for WithProbeLease or until it reports how the probe
 // went: a lease on the destination's probe key, taken like SET NX PX and
 // renewed by its holder. A failed probe's lease ends when the breakers it
-// reopened become half-open; a successful one's a second after the close. The others fail fast, asking Redis again only
-// when the lease would be over or a message about the destination
-// arrives. With the link down, or Redis slower than WithProbeTimeout, the
-// process probes, as it would alone.
+// reopened become half-open; a successful one's a second after the close.
+// The others fail fast, asking Redis again only when the lease would be
+// over or a message about the destination arrives.
+//
+// The dial waits at most WithProbeTimeout: the command is made by the
+// Share's own goroutine (go-redis clients ignore a context's deadline
+// unless ContextTimeoutEnabled is set), and with the link down, Redis
+// slower than that, or a request already waiting, the process probes as
+// it would alone.
 func (s *Share) MayProbe(destination string) bool {
 	if !s.up.Load() {
 		s.stats.probesAlone.Add(1)
 		return true
 	}
-	now := time.Now()
-	if v, ok := s.denied.Load(destination); ok && now.Before(v.(time.Time)) {
+	if v, ok := s.denied.Load(destination); ok && time.Now().Before(v.(time.Time)) {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.probeTimeout)
-	defer cancel()
-	won, err := leaseScript.Run(ctx, s.client, []string{s.probePrefix + destination},
-		s.cfg.id, s.cfg.probeLease.Milliseconds()).Bool()
-	if err != nil {
+	req := leaseRequest{dest: destination, reply: make(chan bool, 1)}
+	select {
+	case s.leaseReqs <- req:
+	default:
 		s.stats.probesAlone.Add(1)
 		return true
 	}
-	if !won {
-		s.stats.probesLost.Add(1)
-		s.denied.Store(destination, now.Add(s.cfg.probeLease))
-		return false
+	t := time.NewTimer(s.cfg.probeTimeout)
+	defer t.Stop()
+	select {
+	case won := <-req.reply:
+		return won
+	case <-t.C:
+		s.stats.probesAlone.Add(1)
+		return true
 	}
-	s.stats.probesWon.Add(1)
-	s.leases.Store(destination, struct{}{})
-	return true
+}
+
+// lease is the leaser goroutine: it takes the probe leases MayProbe asks
+// for, one at a time, until ctx is done.
+func (s *Share) lease(ctx context.Context) {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case req := <-s.leaseReqs:
+			req.reply <- s.takeLease(ctx, req.dest)
+		}
+	}
+}
+
+// takeLease runs the lease script; it says true when Redis does not
+// answer: the process then probes alone.
+func (s *Share) takeLease(ctx context.Context, dest string) bool {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.commandTimeout)
+	defer cancel()
+	won, err := leaseScript.Run(ctx, s.client, []string{s.probePrefix + dest},
+		s.cfg.id, s.cfg.probeLease.Milliseconds()).Bool()
+	switch {
+	case err != nil:
+		return true // counted as alone by MayProbe, if it still waits
+	case won:
+		s.stats.probesWon.Add(1)
+		s.leases.Store(dest, struct{}{})
+	default:
+		s.stats.probesLost.Add(1)
+		s.denied.Store(dest, time.Now().Add(s.cfg.probeLease))
+	}
+	return won
 }

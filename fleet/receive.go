@@ -47,33 +47,48 @@ func (s *Share) subscribe(ctx context.Context) (*redis.PubSub, error) {
 	return ps, nil
 }
 
-// receive is the receiver goroutine: it applies the other processes'
-// messages, checks a quiet link with a PING, and when the link is lost
-// subscribes again after a backoff, until ctx is done. ps is the
-// subscription Attach made, or nil.
-func (s *Share) receive(ctx context.Context, ps *redis.PubSub) {
+// receive is the receiver goroutine: it subscribes (closing ready after
+// the first try), applies the other processes' messages, checks a quiet
+// link with a PING, and when the link is lost subscribes again after a
+// backoff, until ctx is done.
+func (s *Share) receive(ctx context.Context, ready chan struct{}) {
 	defer s.wg.Done()
 	wait := firstReconnectWait
 	pinged := false
+	var ps *redis.PubSub
+	defer func() {
+		if ps != nil {
+			s.drop(ps)
+		}
+	}()
 	for ctx.Err() == nil {
 		if ps == nil {
-			if !sleep(ctx, wait) {
+			if ready == nil && !sleep(ctx, wait) {
 				return
 			}
-			wait = min(2*wait, s.cfg.maxReconnectWait)
+			if ready != nil {
+				wait = firstReconnectWait
+			} else {
+				wait = min(2*wait, s.cfg.maxReconnectWait)
+			}
 			sub, cancel := context.WithTimeout(ctx, s.cfg.commandTimeout)
 			var err error
 			ps, err = s.subscribe(sub)
 			cancel()
+			if ready != nil {
+				close(ready)
+				ready = nil
+			}
 			if err != nil {
 				s.linkDown(err)
 				continue
 			}
 			if !s.keep(ps) {
+				ps = nil
 				return
 			}
 			wait, pinged = firstReconnectWait, false
-			if !s.up.Load() {
+			if !s.up.Load() && s.stats.linkSeen.Load() {
 				s.stats.reconnects.Add(1)
 			}
 			s.linkUp()

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,10 +77,17 @@ func (r *redisServer) Kill() {
 	if r.cmd == nil {
 		return
 	}
-	r.cmd.Process.Kill()
+	r.cmd.Process.Kill() // a frozen process is killed too
 	r.cmd.Wait()
 	r.cmd = nil
 }
+
+// Freeze stops the server (SIGSTOP) as a partition would: connections
+// stay open, nothing answers. Thaw resumes it.
+func (r *redisServer) Freeze() { r.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server.
+func (r *redisServer) Thaw() { r.cmd.Process.Signal(syscall.SIGCONT) }
 
 // client returns a client of the server, closed when the test ends.
 func (r *redisServer) client(t testing.TB) *redis.Client {

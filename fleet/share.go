@@ -31,6 +31,8 @@ type Share struct {
 
 	d      *dialer.Dialer // set by Attach
 	queue  chan event
+	// leaseReqs carries MayProbe's requests to the leaser (probe.go).
+	leaseReqs chan leaseRequest
 	up     atomic.Bool // the link to Redis works, as last seen
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -85,6 +87,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Share, error) {
 		channel:     cfg.prefix + ":events",
 		probePrefix: cfg.prefix + ":probe:",
 		queue:       make(chan event, cfg.queueSize),
+		leaseReqs:   make(chan leaseRequest, 1),
 	}
 	return s, nil
 }
@@ -96,41 +99,48 @@ func (s *Share) Option() dialer.Option { return dialer.WithSharedState(s) }
 // ID returns the name the Share's process goes by in its messages.
 func (s *Share) ID() string { return s.cfg.id }
 
-// Attach is called by dialer.New (see dialer.SharedState). It reads the
-// destinations open now across the fleet, within WithStartTimeout, so that
-// the Dialer's first dial to one of them fails fast, then starts the
-// Share's goroutines. Redis being unreachable is no error: the Dialer
+// Attach is called by dialer.New (see dialer.SharedState). It starts the
+// Share's goroutines and waits, at most WithStartTimeout, for the
+// destinations open now across the fleet, so that the Dialer's first dial
+// to one of them fails fast. Redis being unreachable is no error: the Dialer
 // dials alone until the link comes up.
 func (s *Share) Attach(d *dialer.Dialer) error {
 	s.psMu.Lock()
-	defer s.psMu.Unlock()
-	if s.d != nil {
+	switch {
+	case s.d != nil:
+		s.psMu.Unlock()
 		return errors.New("fleet: Share already attached to a Dialer")
-	}
-	if s.closed {
+	case s.closed:
+		s.psMu.Unlock()
 		return errors.New("fleet: Share is closed")
 	}
 	s.d = d
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	start, stop := context.WithTimeout(ctx, s.cfg.startTimeout)
-	ps, err := s.subscribe(start)
-	stop()
-	if err != nil {
-		s.linkDown(err)
-	} else {
-		s.ps = ps
-		s.linkUp()
-	}
-	s.wg.Add(2)
-	go s.receive(ctx, ps)
+	ready := make(chan struct{})
+	s.wg.Add(3)
+	go s.receive(ctx, ready)
 	go s.send(ctx)
+	go s.lease(ctx)
+	s.psMu.Unlock()
+
+	// The receiver's first subscription reads the open set: wait for it,
+	// but no longer than the start timeout.
+	t := time.NewTimer(s.cfg.startTimeout)
+	defer t.Stop()
+	select {
+	case <-ready:
+	case <-t.C:
+	}
 	return nil
 }
 
-// Close stops the Share's goroutines and waits for them. Messages still
-// queued are dropped. The client is the caller's and stays open. Close is
-// idempotent; the Dialer keeps working alone.
+// Close stops the Share's goroutines and waits for them: at once, unless
+// one is inside a Redis command, which ends within the client's read and
+// write timeouts (go-redis ignores a context's cancellation unless
+// ContextTimeoutEnabled is set). Messages still queued are dropped. The
+// client is the caller's and stays open. Close is idempotent; the Dialer
+// keeps working alone.
 func (s *Share) Close() error {
 	s.psMu.Lock()
 	if s.closed {
@@ -197,13 +207,15 @@ func (s *Share) enqueue(e event) {
 
 // linkUp and linkDown record the link's state, logging its changes only.
 func (s *Share) linkUp() {
+	s.stats.linkSeen.Store(true)
 	if !s.up.Swap(true) {
 		s.log.Info("redis link up: sharing breaker state", zap.String("id", s.cfg.id))
 	}
 }
 
 func (s *Share) linkDown(err error) {
-	if s.up.Swap(false) || s.stats.linkSeen.CompareAndSwap(false, true) {
+	wasUp := s.up.Swap(false)
+	if first := s.stats.linkSeen.CompareAndSwap(false, true); wasUp || first {
 		s.log.Warn("redis link down: dialling alone until it is back", zap.String("id", s.cfg.id), zap.Error(err))
 	}
 }
