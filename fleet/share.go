@@ -29,13 +29,13 @@ type Share struct {
 
 	openKey, channel, probePrefix string
 
-	d      *dialer.Dialer // set by Attach
-	queue  chan event
+	d     *dialer.Dialer // set by Attach
+	queue chan event
 	// leaseReqs carries MayProbe's requests to the leaser (probe.go).
 	leaseReqs chan leaseRequest
-	up     atomic.Bool // the link to Redis works, as last seen
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	up        atomic.Bool // the link to Redis works, as last seen
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 
 	// applying is the destination whose message the receiver is applying:
 	// the breaker changes it causes are the sender's, not to be sent again.
