@@ -11,14 +11,15 @@ import (
 type kind byte
 
 const (
-	opened kind = 'o' // its breaker opened, until the message's time
+	opened   kind = 'o' // its breaker opened, until the message's time
+	reopened kind = 'r' // its probe failed: open again, until the message's time
 	closed kind = 'c' // its probe connected: close
 	stall  kind = 's' // an attempt to it stalled
 )
 
 // message is one thing a process tells the others, sent on the channel
 // as "kind|id|until|destination": until in Unix milliseconds (0 but for
-// opened), the destination last so that it may hold any character. An
+// an opening), the destination last so that it may hold any character. An
 // opening to a name of 20 characters is about 50 bytes.
 type message struct {
 	kind  kind
@@ -27,9 +28,11 @@ type message struct {
 	dest  string
 }
 
+func (k kind) opens() bool { return k == opened || k == reopened }
+
 func (m message) encode() string {
 	var until int64
-	if m.kind == opened {
+	if m.kind.opens() {
 		until = m.until.UnixMilli()
 	}
 	var b strings.Builder
@@ -53,7 +56,7 @@ func decode(s string) (message, error) {
 	}
 	m := message{kind: kind(parts[0][0]), from: parts[1], dest: parts[3]}
 	switch m.kind {
-	case opened:
+	case opened, reopened:
 		ms, err := strconv.ParseInt(parts[2], 10, 64)
 		if err != nil || ms <= 0 {
 			return message{}, errBadMessage

@@ -10,6 +10,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// holderGrace is how long after an opening's end the other processes
+// leave the probe to its sender: a period of its dials, so that one
+// process asks Redis for the lease per open period, not every process.
+const holderGrace = time.Second
+
 // maxOpenRead bounds the open set read at start and on reconnect: the
 // breakers a Dialer keeps by default (breaker.DefaultMaxBreakers).
 const maxOpenRead = 10000
@@ -150,11 +155,23 @@ func (s *Share) apply(m message) {
 	if d == nil {
 		return
 	}
-	s.applying.Store(&m.dest)
-	defer s.applying.Store(nil)
+	// What an opening or a closing causes is the sender's news; an
+	// opening a charged stall causes is this process's (charging).
+	mark := &s.applying
+	if m.kind == stall {
+		mark = &s.charging
+	}
+	mark.Store(&m.dest)
+	defer mark.Store(nil)
 	switch m.kind {
 	case opened:
 		s.denied.Delete(m.dest)
+		d.HoldDestination(m.dest, m.until)
+	case reopened:
+		// The sender's probe failed: it may renew its lease when its
+		// breaker is half-open again, and the others leave it a grace
+		// period to do so before asking for the lease themselves.
+		s.denied.Store(m.dest, m.until.Add(holderGrace))
 		d.HoldDestination(m.dest, m.until)
 	case closed:
 		s.denied.Delete(m.dest)

@@ -44,7 +44,7 @@ func (s *Share) send(ctx context.Context) {
 				s.stats.dropped.Add(1) // alone: the open set is read again on reconnect
 				continue
 			}
-			s.publish(ctx, e.message)
+			s.publish(ctx, e.message, e.quiet)
 		}
 	}
 }
@@ -56,7 +56,7 @@ type round struct {
 
 // publish sends one message, with what it changes in the open set, and
 // shortens the lease of the probe it reports.
-func (s *Share) publish(ctx context.Context, m message) {
+func (s *Share) publish(ctx context.Context, m message, quiet bool) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.commandTimeout)
 	defer cancel()
 	payload := m.encode()
@@ -67,9 +67,9 @@ func (s *Share) publish(ctx context.Context, m message) {
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		now := time.Now()
 		switch m.kind {
-		case opened:
+		case opened, reopened:
 			ttl := m.until.Sub(now) + openSlack
-			p.ZAdd(ctx, s.openKey, redis.Z{Score: float64(m.until.UnixMilli()), Member: m.dest})
+			p.ZAddGT(ctx, s.openKey, redis.Z{Score: float64(m.until.UnixMilli()), Member: m.dest})
 			p.ZRemRangeByScore(ctx, s.openKey, "-inf", "("+strconv.FormatInt(now.UnixMilli(), 10))
 			// Every key has a ttl: NX gives one to a new set, GT
 			// lengthens it for a later entry.
@@ -91,13 +91,17 @@ func (s *Share) publish(ctx context.Context, m message) {
 			// dials first then probes, and none before.
 			p.PExpire(ctx, s.probePrefix+m.dest, max(m.until.Sub(now), time.Millisecond))
 		}
-		p.Publish(ctx, s.channel, payload)
+		if !quiet {
+			p.Publish(ctx, s.channel, payload)
+		}
 		return nil
 	})
 	if err != nil {
 		s.stats.failed.Add(1)
 		return
 	}
-	s.stats.sent.Add(1)
-	s.stats.sentBytes.Add(int64(len(payload)))
+	if !quiet {
+		s.stats.sent.Add(1)
+		s.stats.sentBytes.Add(int64(len(payload)))
+	}
 }

@@ -40,6 +40,11 @@ type Share struct {
 	// applying is the destination whose message the receiver is applying:
 	// the breaker changes it causes are the sender's, not to be sent again.
 	applying atomic.Pointer[string]
+	// charging is the destination whose stall (another process's) the
+	// receiver is charging: an opening it causes is recorded in the
+	// open set, for processes that start later, but not published: the
+	// others trip on the same stalls.
+	charging atomic.Pointer[string]
 
 	// denied holds, per destination, until when another process holds
 	// the right to probe it (time.Time); leases the destinations whose
@@ -59,6 +64,7 @@ type event struct {
 	message
 	dialStart time.Time
 	try       int
+	quiet     bool // record in the open set, do not publish
 }
 
 // New returns a Share on client (any go-redis client: a single node, a
@@ -177,9 +183,16 @@ func (s *Share) breakerChanged(c dialer.BreakerChange) {
 	if p := s.applying.Load(); p != nil && *p == c.Key {
 		return // caused by another process's message: it was sent
 	}
+	quiet := false
+	if p := s.charging.Load(); p != nil && *p == c.Key {
+		quiet = true
+	}
 	m := message{kind: closed, from: s.cfg.id, dest: c.Key}
 	if c.To == breaker.Open {
 		m.kind = opened
+		if c.From == breaker.HalfOpen {
+			m.kind = reopened // its probe failed
+		}
 		m.until = c.At.Add(breaker.DefaultOpenTimeout)
 		if d := s.d; d != nil {
 			if st, ok := d.DestinationState(c.Key); ok && st.OpenUntil.After(c.At) {
@@ -187,7 +200,7 @@ func (s *Share) breakerChanged(c dialer.BreakerChange) {
 			}
 		}
 	}
-	s.enqueue(event{message: m})
+	s.enqueue(event{message: m, quiet: quiet})
 }
 
 func (s *Share) attempted(_ context.Context, a dialer.AttemptInfo) {
