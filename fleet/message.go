@@ -13,8 +13,8 @@ type kind byte
 const (
 	opened   kind = 'o' // its breaker opened, until the message's time
 	reopened kind = 'r' // its probe failed: open again, until the message's time
-	closed kind = 'c' // its probe connected: close
-	stall  kind = 's' // an attempt to it stalled
+	closed   kind = 'c' // its probe connected: close
+	stall    kind = 's' // an attempt to it stalled
 )
 
 // message is one thing a process tells the others, sent on the channel
