@@ -51,7 +51,7 @@ func (s *Share) MayProbe(destination string) bool {
 		s.stats.probesAlone.Add(1)
 		return true
 	}
-	if v, ok := s.denied.Load(destination); ok && time.Now().Before(v.(time.Time)) {
+	if s.denied.live(destination, time.Now()) {
 		return false
 	}
 	req := leaseRequest{dest: destination, reply: make(chan bool, 1)}
@@ -98,10 +98,10 @@ func (s *Share) takeLease(ctx context.Context, dest string) bool {
 		return true // counted as alone by MayProbe, if it still waits
 	case won:
 		s.stats.probesWon.Add(1)
-		s.leases.Store(dest, struct{}{})
+		s.leases.store(dest, time.Now().Add(s.cfg.probeLease))
 	default:
 		s.stats.probesLost.Add(1)
-		s.denied.Store(dest, time.Now().Add(s.cfg.probeLease))
+		s.denied.store(dest, time.Now().Add(s.cfg.probeLease))
 	}
 	return won
 }

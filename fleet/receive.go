@@ -165,16 +165,16 @@ func (s *Share) apply(m message) {
 	defer mark.Store(nil)
 	switch m.kind {
 	case opened:
-		s.denied.Delete(m.dest)
+		s.denied.take(m.dest, time.Time{})
 		d.HoldDestination(m.dest, m.until)
 	case reopened:
 		// The sender's probe failed: it may renew its lease when its
 		// breaker is half-open again, and the others leave it a grace
 		// period to do so before asking for the lease themselves.
-		s.denied.Store(m.dest, m.until.Add(holderGrace))
+		s.denied.store(m.dest, m.until.Add(holderGrace))
 		d.HoldDestination(m.dest, m.until)
 	case closed:
-		s.denied.Delete(m.dest)
+		s.denied.take(m.dest, time.Time{})
 		d.ReleaseDestination(m.dest)
 	case stall:
 		if s.cfg.shareStalls {

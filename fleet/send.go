@@ -62,7 +62,7 @@ func (s *Share) publish(ctx context.Context, m message, quiet bool) {
 	payload := m.encode()
 	held := false
 	if m.kind != stall {
-		_, held = s.leases.LoadAndDelete(m.dest)
+		held = s.leases.take(m.dest, time.Now())
 	}
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		now := time.Now()

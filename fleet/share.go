@@ -47,9 +47,9 @@ type Share struct {
 	charging atomic.Pointer[string]
 
 	// denied holds, per destination, until when another process holds
-	// the right to probe it (time.Time); leases the destinations whose
-	// probe this process won, and has not yet reported.
-	denied, leases sync.Map
+	// the right to probe it; leases the destinations whose probe this
+	// process won and has not yet reported, until the lease ends.
+	denied, leases expiring
 
 	psMu   sync.Mutex
 	ps     *redis.PubSub
@@ -154,6 +154,7 @@ func (s *Share) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.up.Store(false) // from now on the Dialer decides alone, at once
 	if s.cancel != nil {
 		s.cancel()
 	}
