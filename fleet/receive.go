@@ -23,12 +23,18 @@ const maxOpenRead = 10000
 // WithMaxReconnectWait.
 const firstReconnectWait = 50 * time.Millisecond
 
-// subscribe subscribes to the channel, then reads the open set and holds
-// every destination in it: in this order, so that no opening falls
-// between the two.
+// subscribe subscribes to the channel, loads the lease script, then reads
+// the open set and holds every destination in it: subscribing first, so
+// that no opening falls between the two.
 func (s *Share) subscribe(ctx context.Context) (*redis.PubSub, error) {
 	ps := s.client.Subscribe(ctx, s.channel)
 	if _, err := ps.ReceiveTimeout(ctx, s.cfg.commandTimeout); err != nil {
+		ps.Close()
+		return nil, err
+	}
+	// The lease script is loaded now, so that a probe's lease is one
+	// round trip (EVALSHA), not two.
+	if err := leaseScript.Load(ctx, s.client).Err(); err != nil {
 		ps.Close()
 		return nil, err
 	}

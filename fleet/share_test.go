@@ -168,7 +168,9 @@ func TestOneProbeForTheFleet(t *testing.T) {
 	dest := h.String()
 	members := make([]*member, 4)
 	for i := range members {
-		members[i] = newMember(t, client, "probe")
+		// A loaded machine may answer the lease later than the default
+		// 25 ms, and a probe would then go alone (as it should).
+		members[i] = newMember(t, client, "probe", fleet.WithProbeTimeout(time.Second))
 	}
 	until := time.Now().Add(300 * time.Millisecond)
 	for _, m := range members {
