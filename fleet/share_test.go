@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -33,12 +34,19 @@ var stallOpts = []dialer.Option{dialer.WithAttemptTimeout(100 * time.Millisecond
 
 func newMember(t *testing.T, client redis.UniversalClient, prefix string, opts ...fleet.Option) *member {
 	t.Helper()
+	return newMemberWith(t, client, prefix, opts, nil)
+}
+
+// newMemberWith is newMember with options for the Dialer too.
+func newMemberWith(t *testing.T, client redis.UniversalClient, prefix string, opts []fleet.Option, dopts []dialer.Option) *member {
+	t.Helper()
 	s, err := fleet.New(client, append([]fleet.Option{fleet.WithPrefix(prefix)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := &member{share: s, changed: make(chan struct{}, 1)}
-	d, err := dialer.New(append([]dialer.Option{s.Option(), dialer.WithHooks(dialer.Hooks{BreakerChange: m.record, DialDone: m.done})}, stallOpts...)...)
+	all := append([]dialer.Option{s.Option(), dialer.WithHooks(dialer.Hooks{BreakerChange: m.record, DialDone: m.done})}, stallOpts...)
+	d, err := dialer.New(append(all, dopts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,5 +281,71 @@ func TestRedisDownChangesNothing(t *testing.T) {
 	}
 	if s := m.share.Stats(); s.ProbesAlone == 0 || s.Sent != 0 {
 		t.Errorf("stats with Redis down: %+v, want probes decided alone and nothing sent", s)
+	}
+}
+
+// A breaker that trips on other processes' stalls alone is not published
+// (they trip on the same stalls) but goes to the open set: a process that
+// starts then fails fast. Here the process that stalls trips only after
+// 10 stalls, so only the other one opens.
+func TestChargedOpeningReachesTheOpenSet(t *testing.T) {
+	r := newRedis(t)
+	client := r.client(t)
+	stalled := dialtest.NewStalled(t, "127.0.0.1:0")
+	dest := stalled.String()
+	patient := newMemberWith(t, client, "charged", nil, []dialer.Option{dialer.WithBreaker(breaker.Settings{ConsecutiveFailures: 10})})
+	b := newMember(t, client, "charged")
+	if _, err := dial(patient.d, dest); err == nil {
+		t.Fatal("dial to a stalled listener connected")
+	}
+	b.waitState(t, dest, breaker.Open, 5*time.Second)
+	if s, _ := patient.d.DestinationState(dest); s.State != breaker.Closed {
+		t.Fatalf("the stalling process's breaker is %v, want closed (it trips after 10)", s.State)
+	}
+	if s := b.share.Stats(); s.Sent != 0 {
+		t.Errorf("the process that tripped on charged stalls published %d messages, want 0", s.Sent)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		late := newMember(t, client, "charged")
+		_, err := dial(late.d, dest)
+		if errors.Is(err, dialer.ErrCircuitOpen) {
+			break
+		}
+		// The entry is written by b's sender right after the opening.
+		if time.Now().After(deadline) {
+			t.Fatalf("a process started after the charged opening: %v, want ErrCircuitOpen", err)
+		}
+		late.share.Close()
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Publishing never holds the dial: with Redis frozen the sender is stuck
+// in a command, the queue fills, and further events are dropped at once.
+func TestFullQueueDrops(t *testing.T) {
+	r := newRedis(t)
+	client := redis.NewClient(&redis.Options{Addr: r.addr, ContextTimeoutEnabled: true})
+	defer client.Close()
+	const size = 8
+	m := newMember(t, client, "full", fleet.WithQueueSize(size))
+	r.Freeze()
+	defer r.Thaw()
+	hook := m.share.Hooks().BreakerChange
+	const events = 200
+	var worst time.Duration
+	for i := range events {
+		start := time.Now()
+		hook(dialer.BreakerChange{Kind: "destination", Key: "127.0.0.1:" + strconv.Itoa(1000+i), From: breaker.Closed, To: breaker.Open, At: time.Now()})
+		worst = max(worst, time.Since(start))
+	}
+	s := m.share.Stats()
+	t.Logf("%d events with Redis frozen: %d dropped, slowest hook call %v", events, s.Dropped, worst)
+	// The sender holds at most one, the queue size more.
+	if s.Dropped < events-size-1 {
+		t.Errorf("%d of %d events dropped with a queue of %d, want at least %d", s.Dropped, events, size, events-size-1)
+	}
+	if worst > 50*time.Millisecond {
+		t.Errorf("a hook call took %v with Redis frozen, want it not to wait", worst)
 	}
 }
