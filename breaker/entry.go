@@ -96,7 +96,7 @@ type entry struct {
 	inFlight atomic.Int32
 
 	// heldUntil is when the breaker may leave Open, set on every trip. Until
-	// then nothing calls gobreaker, whose own timeout is always OpenTimeout
+	// then nothing calls gobreaker, whose own timeout is a nanosecond
 	// and whose move to half-open happens when it is called. Nil while not
 	// open.
 	heldUntil atomic.Pointer[time.Time]
@@ -104,6 +104,11 @@ type entry struct {
 	// pending is the number of events not yet taken by flush: a lock-free
 	// check for the hot path.
 	pending atomic.Int32
+
+	// forced and holdUntil carry a Hold into gobreaker (hold.go): forced
+	// makes readyToTrip say yes, holdUntil is the open time onChange sets.
+	forced    atomic.Bool
+	holdUntil atomic.Pointer[time.Time]
 
 	mu     sync.Mutex
 	trips  int     // trips since the breaker was last closed
@@ -123,11 +128,14 @@ func newEntry(key string, r *Registry) *entry {
 	e := &entry{key: key, r: r}
 	e.stamp.Store(uint64(Closed))
 	e.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:          key,
-		MaxRequests:   1,
-		Interval:      r.s.Window,
-		BucketPeriod:  r.s.Window / windowBuckets,
-		Timeout:       r.s.OpenTimeout,
+		Name:         key,
+		MaxRequests:  1,
+		Interval:     r.s.Window,
+		BucketPeriod: r.s.Window / windowBuckets,
+		// heldUntil decides when an open breaker may probe: gobreaker's
+		// own timeout only has to be over by then, and a Release must be
+		// able to move it on at once (hold.go).
+		Timeout:       time.Nanosecond,
 		ReadyToTrip:   e.readyToTrip,
 		OnStateChange: e.onChange,
 		IsExcluded:    isNeutral,
@@ -141,6 +149,9 @@ func stampState(stamp uint64) State { return State(stamp & 3) }
 // inside Execute, so from Done, after Done has counted the outcome in
 // expensiveRun.
 func (e *entry) readyToTrip(c gobreaker.Counts) bool {
+	if e.forced.Load() {
+		return true
+	}
 	return e.r.s.readyToTrip(countsOf(c), e.expensiveRun.Load())
 }
 
@@ -172,8 +183,8 @@ func (e *entry) allow() (Ticket, error) {
 		return Ticket{}, ErrOpen
 	}
 	// The probe was let out for this half-open period only if the breaker
-	// is still in it.
-	if e.stamp.Load() != stamp {
+	// is still in it, and, with a ProbeGate, if the gate lets it.
+	if e.stamp.Load() != stamp || !e.r.s.mayProbe(e.key) {
 		e.probing.Store(false)
 		return Ticket{}, ErrOpen
 	}
@@ -320,6 +331,9 @@ func (e *entry) onChange(_ string, from, to gobreaker.State) {
 		e.trips++
 		ev.openFor = e.r.s.jitter(e.r.s.openFor(e.trips))
 		until := t.Add(ev.openFor)
+		if h := e.holdUntil.Load(); h != nil { // a Hold: its time, not ours
+			until, ev.openFor = *h, h.Sub(t)
+		}
 		e.heldUntil.Store(&until)
 	case Closed:
 		e.trips = 0

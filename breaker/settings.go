@@ -118,6 +118,16 @@ type Settings struct {
 	// must not block or panic: it runs on the caller's dial path.
 	OnStateChange func(key string, from, to State)
 
+	// ProbeGate, if not nil, is asked whether a half-open breaker may let
+	// its probe through now, with the breaker's key, once the breaker
+	// would otherwise let it: only then, never for a closed or open
+	// breaker, so a healthy key never calls it. False refuses the request
+	// with ErrOpen, as if another probe were out, and the next Allow asks
+	// again. It lets processes that share what their breakers learn send
+	// one probe for all of them. It runs on the caller's path with no lock
+	// of the Registry held; it must return quickly and not panic.
+	ProbeGate func(key string) bool
+
 	// Logger receives one entry per state change: Warn when a breaker opens,
 	// Info when it becomes half-open or closes, with the fields "key",
 	// "from", "state", "trips" and, when opening, "open_for". If nil, logs
@@ -195,6 +205,11 @@ func (s Settings) effective() (Settings, error) {
 		s.Logger = zap.NewNop()
 	}
 	return s, nil
+}
+
+// mayProbe reports whether the ProbeGate, if any, lets key's probe go.
+func (s *Settings) mayProbe(key string) bool {
+	return s.ProbeGate == nil || s.ProbeGate(key)
 }
 
 // openFor returns how long a breaker stays open on its trips-th consecutive

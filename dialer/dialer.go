@@ -79,6 +79,9 @@ func New(opts ...Option) (*Dialer, error) {
 	d := new(Dialer)
 	var err error
 	d.ready.Do(func() { err = d.setUp(cfg) })
+	if err == nil {
+		err = d.attachShared()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +157,9 @@ func (d *Dialer) newRegistry(kind string, wakesAdmission bool) (*breaker.Registr
 			userHook(key, from, to)
 		}
 		d.breakerChanged(kind, key, from, to)
+	}
+	if wakesAdmission { // the destination registry
+		s.ProbeGate = d.probeGate(s.ProbeGate)
 	}
 	r, err := breaker.NewRegistry(s)
 	if err != nil {

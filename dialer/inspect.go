@@ -1,7 +1,6 @@
 package dialer
 
 import (
-	"context"
 	"net/netip"
 	"time"
 
@@ -17,10 +16,7 @@ func (d *Dialer) DestinationState(destination string) (breaker.Snapshot, bool) {
 	if d.destBreakers == nil {
 		return breaker.Snapshot{}, false
 	}
-	if t, err := parseTarget("tcp", destination); err == nil && d.resolveService(context.Background(), &t, time.Now()) == nil {
-		destination = t.key
-	}
-	return d.destBreakers.Snapshot(destination)
+	return d.destBreakers.Snapshot(d.destinationKey(destination))
 }
 
 // AddressState returns the breaker state and counts of one address. The
@@ -47,10 +43,7 @@ func (d *Dialer) AddressState(addr netip.AddrPort) (breaker.Snapshot, bool) {
 // address's class.
 func (d *Dialer) DestinationTiming(destination string) (Timing, bool) {
 	d.init()
-	if t, err := parseTarget("tcp", destination); err == nil && d.resolveService(context.Background(), &t, time.Now()) == nil {
-		destination = t.key
-	}
-	dst, ok := d.dests.peek(destination)
+	dst, ok := d.dests.peek(d.destinationKey(destination))
 	if !ok {
 		return Timing{}, false
 	}

@@ -128,7 +128,8 @@ type config struct {
 	retryRatio float64
 	retryFloor int
 	onAttempt  func(AttemptInfo)
-	hooks      []Hooks // WithHooks, in order (hooks.go)
+	hooks      []Hooks     // WithHooks, in order (hooks.go)
+	shared     SharedState // WithSharedState (shared.go)
 	policy     *Policy
 
 	tls tlsOptions // DialTLSContext's settings (tls_options.go)
