@@ -21,6 +21,11 @@ import (
 // loopback, a round trip later.
 func TestEndpointsAtADistance(t *testing.T) {
 	const rtt = 40 * time.Millisecond
+	// The link takes off what its calibration measured of the relay's own
+	// latency (about 0.2 ms), so a quiet moment after a loaded calibration
+	// answers a little early: CI once saw 39.94 ms. Behind the link means
+	// at least 95 % of its round trip (TestConnectTakesTheRoundTrip checks accuracy).
+	const least = rtt - rtt/20
 	lab := netlab.NewLab(t)
 	h := lab.NewHost(t, netlab.Symmetric(rtt, 0, 0))
 	for _, ip := range h.Addrs() {
@@ -31,8 +36,8 @@ func TestEndpointsAtADistance(t *testing.T) {
 			silent := h.NewSilentTLS(t, at(ip, 0))
 
 			el, err := dialTime(t, healthy.String(), time.Second)
-			if err != nil || el < rtt {
-				t.Fatalf("healthy: %v after %v, want a connection after at least %v", err, el, rtt)
+			if err != nil || el < least {
+				t.Fatalf("healthy: %v after %v, want a connection after at least %v", err, el, least)
 			}
 			c, err := net.DialTimeout("tcp", healthy.String(), time.Second)
 			if err != nil {
@@ -46,8 +51,8 @@ func TestEndpointsAtADistance(t *testing.T) {
 			c.Close()
 
 			el, err = dialTime(t, refused.String(), time.Second)
-			if !errors.Is(err, syscall.ECONNREFUSED) || el < rtt {
-				t.Errorf("refused: %v after %v, want ECONNREFUSED after at least %v", err, el, rtt)
+			if !errors.Is(err, syscall.ECONNREFUSED) || el < least {
+				t.Errorf("refused: %v after %v, want ECONNREFUSED after at least %v", err, el, least)
 			}
 
 			el, err = dialTime(t, stalled.String(), 300*time.Millisecond)
