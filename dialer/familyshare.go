@@ -21,6 +21,14 @@ func (d *Dialer) NoteIPv6Broken(until time.Time) {
 	d.families.holdBroken(until, now)
 }
 
+// NoteIPv6Working ends a verdict given by NoteIPv6Broken, as another
+// process found IPv6 working again. Evidence of the Dialer's own dials
+// stays: only a connection over IPv6 here ends that.
+func (d *Dialer) NoteIPv6Working() {
+	d.init()
+	d.families.releaseHeld()
+}
+
 // IPv6Broken reports whether the Dialer holds IPv6 broken now, by its own
 // dials' evidence or by NoteIPv6Broken's.
 func (d *Dialer) IPv6Broken() bool {
@@ -42,6 +50,16 @@ func (f *families) holdBroken(until, now time.Time) {
 		// The first probe comes a probe period from now, as after a
 		// local verdict.
 		f.probedAt = now
+	}
+}
+
+// releaseHeld ends another process's verdict.
+func (f *families) releaseHeld() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.heldUntil = time.Time{}
+	if !f.local {
+		f.broken6.Store(false)
 	}
 }
 

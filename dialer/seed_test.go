@@ -269,3 +269,29 @@ func TestRemoteIPv6VerdictIsMendedLocally(t *testing.T) {
 		}
 	})
 }
+
+// TestRemoteIPv6WorkingEndsOnlyARemoteVerdict: another process's word
+// that IPv6 works again ends its verdict at once, but not this process's
+// own (its witnesses): only an IPv6 connection here ends that.
+func TestRemoteIPv6WorkingEndsOnlyARemoteVerdict(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f, hosts := familyHosts()
+		d := newFakeDialer(t, f, hosts)
+		d.NoteIPv6Broken(time.Now().Add(time.Minute))
+		d.NoteIPv6Working()
+		if d.IPv6Broken() {
+			t.Error("remote verdict held after another process found IPv6 working")
+		}
+		if got := dialTook(t, d, "a"); got != 270*time.Millisecond {
+			t.Errorf("dial after the remote verdict ended took %v, want 270ms (IPv6 first)", got)
+		}
+		dialTook(t, d, "b") // the second witness: broken here
+		d.NoteIPv6Working()
+		if !d.IPv6Broken() {
+			t.Error("this process's own verdict ended by another's word")
+		}
+		if got := dialTook(t, d, "c"); got != 20*time.Millisecond {
+			t.Errorf("dial under the local verdict took %v, want 20ms (IPv4 first)", got)
+		}
+	})
+}
