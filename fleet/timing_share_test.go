@@ -70,6 +70,8 @@ func TestTimingIsShared(t *testing.T) {
 	if got := b.share.Stats().Sent; got != 0 {
 		t.Errorf("b sent %d messages, want none (its estimate is the fleet's)", got)
 	}
+	st := a.share.Stats()
+	t.Logf("201 dials by two processes: %d message (%d bytes) from a, %d from b; b seeded %d", st.Sent, st.SentBytes, b.share.Stats().Sent, b.share.Stats().Seeded)
 }
 
 // A process with an estimate of its own keeps it: another's is no seed.
@@ -170,7 +172,10 @@ func TestFamilyVerdictIsShared(t *testing.T) {
 	if !b.d.IPv6Broken() {
 		t.Error("b's verdict lapsed while a's stands")
 	}
-	if sent := a.share.Stats().Sent; sent < 3 || sent > 12 {
+	st := a.share.Stats()
+	t.Logf("a's verdict held %v with a ttl of %v: a sent %d messages (%d bytes; 2 of them estimates), b %d, c %d",
+		3*ttl, ttl, st.Sent, st.SentBytes, b.share.Stats().Sent, c.share.Stats().Sent)
+	if sent := st.Sent; sent < 3 || sent > 12 {
 		t.Errorf("a sent %d messages over three ttls of its verdict, want about one per half ttl (3 to 12 with the estimates)", sent)
 	}
 
@@ -182,6 +187,7 @@ func TestFamilyVerdictIsShared(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "b's verdict ended by a's mend", func() bool { return !b.d.IPv6Broken() })
 	waitFor(t, 5*time.Second, "c's verdict ended by a's mend", func() bool { return !c.d.IPv6Broken() })
+	t.Logf("after the mend: a sent %d messages in all", a.share.Stats().Sent)
 	d := newMemberWith(t, r.client(t), "family", opts, []dialer.Option{dialer.WithResolver(res)})
 	if d.d.IPv6Broken() {
 		t.Error("a process started after the mend holds IPv6 broken")
