@@ -210,6 +210,7 @@ func (s *Share) apply(m message) {
 	case timing:
 		if s.cfg.shareTiming {
 			now := time.Now()
+			s.timings.heard(m.dest, now)
 			s.timings.offer(m.dest, seed{srtt: m.srtt, rttvar: m.rttvar, until: now.Add(seedTTL)}, now)
 		}
 	case v6broken:

@@ -14,7 +14,8 @@ import (
 // A process publishes a destination's estimate when it has one of its own
 // for the first time, and afterwards when its smoothed round trip has
 // moved by more than timingMove from what it last shared or took from the
-// fleet, at most once per WithTimingInterval: a path whose round trip
+// fleet, at most once per WithTimingInterval since it or another process
+// last published the destination's: a path whose round trip
 // holds steady costs one message per process that learns it, whatever the
 // dial rate. The others keep what they receive as a pending seed for the
 // destination (for the Dialer's memory ttl) and hand it to their Dialer
@@ -70,6 +71,19 @@ func (t *timings) due(dest string, srtt time.Duration, now time.Time, interval t
 	}
 	t.recordLocked(dest, srtt, now)
 	return true
+}
+
+// heard records that another process published destination's estimate
+// at now: this process's next one waits an interval from then, so that a
+// destination's estimate moving costs about one message per interval for
+// the whole fleet, not one per process.
+func (t *timings) heard(dest string, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if last, ok := t.shared[dest]; ok && now.After(last.at) {
+		last.at = now
+		t.shared[dest] = last
+	}
 }
 
 // took records srtt as destination's estimate here, taken from the fleet,

@@ -31,12 +31,19 @@ func TestTimingIsDueOnMaterialChange(t *testing.T) {
 			t.Errorf("step %d: due(%v at +%v) = %v, want %v", i, c.srtt, c.at, got, c.want)
 		}
 	}
+	tm.heard("d:1", t0.Add(4*iv))
+	if tm.due("d:1", 30*ms, t0.Add(4*iv+time.Second), iv) {
+		t.Error("due just after another process published the destination's estimate")
+	}
+	if !tm.due("d:1", 30*ms, t0.Add(5*iv), iv) {
+		t.Error("not due an interval after another process published")
+	}
 	tm.took("e:1", 50*ms, t0)
 	if tm.due("e:1", 55*ms, t0.Add(time.Second), iv) {
 		t.Error("an estimate near the one taken from the fleet was due: an echo")
 	}
-	tm.took("d:1", 500*ms, t0.Add(4*iv))
-	if tm.due("d:1", 11*ms, t0.Add(4*iv), iv) {
+	tm.took("d:1", 500*ms, t0.Add(6*iv))
+	if tm.due("d:1", 31*ms, t0.Add(7*iv), iv) {
 		t.Error("taking the fleet's estimate replaced this process's own shared one")
 	}
 }
