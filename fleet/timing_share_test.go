@@ -193,3 +193,34 @@ func TestFamilyVerdictIsShared(t *testing.T) {
 		t.Error("a process started after the mend holds IPv6 broken")
 	}
 }
+
+// WithoutTiming and WithoutFamily leave out the hooks through which the
+// Share learns estimates and the IPv6 verdict: nothing of either is sent.
+func TestWithoutTimingAndFamily(t *testing.T) {
+	r := newRedis(t)
+	on, err := fleet.New(r.client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := on.Hooks(); h.DialStart == nil || h.DialDone == nil || h.FamilyChange == nil {
+		t.Fatal("default Share without the estimate or family hooks")
+	}
+	off, err := fleet.New(r.client(t), fleet.WithoutTiming(), fleet.WithoutFamily())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := off.Hooks(); h.DialStart != nil || h.DialDone != nil || h.FamilyChange != nil {
+		t.Error("WithoutTiming and WithoutFamily left their hooks")
+	}
+	m := newMember(t, r.client(t), "off", fleet.WithoutTiming(), fleet.WithoutFamily())
+	h := dialtest.NewHealthy(t, "127.0.0.1:0")
+	for range 3 {
+		if _, err := dial(m.d, h.String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if got := m.share.Stats().Sent; got != 0 {
+		t.Errorf("%d messages sent with estimates off, want none", got)
+	}
+}
