@@ -47,6 +47,7 @@ type destination struct {
 	// was last answered late for its history, and, for admission, when an
 	// attempt last got an answer and since when dials have been in flight.
 	rtt, tlsRTT rtt
+	seeded      bool // rtt is another process's (SeedTiming), not refined here
 	addrRTT     map[netip.AddrPort]rtt
 	lateAt      time.Time
 	answeredAt  time.Time
@@ -202,6 +203,7 @@ func (dst *destination) learn(a netip.AddrPort, tcp, tls time.Duration, late, wi
 	}
 	if !retransmitted {
 		dst.rtt.add(tcp, now)
+		dst.seeded = false
 		if dst.addrRTT == nil || len(dst.addrRTT) >= maxStalledPerDestination {
 			dst.addrRTT = make(map[netip.AddrPort]rtt)
 		}

@@ -45,11 +45,17 @@ type families struct {
 	mu        sync.Mutex
 	witnesses map[string]time.Time // destinations where IPv6 failed beside IPv4
 	probedAt  time.Time
+	// local is set while this process's own witnesses hold IPv6 broken;
+	// heldUntil is until when another process's verdict does (holdBroken).
+	// broken6 is either.
+	local     bool
+	heldUntil time.Time
 }
 
 // failedBeside records that at destination key an IPv6 attempt was
-// suspect or stalled while IPv4 connected.
-func (f *families) failedBeside(key string, now time.Time, ttl time.Duration) {
+// suspect or stalled while IPv4 connected. It reports whether that made
+// this process's own verdict broken.
+func (f *families) failedBeside(key string, now time.Time, ttl time.Duration) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.witnesses == nil {
@@ -65,22 +71,29 @@ func (f *families) failedBeside(key string, now time.Time, ttl time.Duration) {
 	}
 	f.witnesses[key] = now
 	f.evidence.Store(true)
-	if len(f.witnesses) >= brokenAfter && !f.broken6.Load() {
+	if len(f.witnesses) < brokenAfter || f.local {
+		return false
+	}
+	f.local = true
+	if !f.broken6.Load() {
 		f.broken6.Store(true)
 		f.probedAt = now
 	}
+	return true
 }
 
-// worked records a connection over IPv6: the family is not broken.
-func (f *families) worked(a netip.Addr) {
+// worked records a connection over IPv6: the family is not broken, whoever
+// held it so. It reports whether it was held broken.
+func (f *families) worked(a netip.Addr) bool {
 	if !a.Unmap().Is6() || !f.evidence.Load() {
-		return
+		return false
 	}
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	clear(f.witnesses)
+	f.local, f.heldUntil = false, time.Time{}
 	f.evidence.Store(false)
-	f.broken6.Store(false)
-	f.mu.Unlock()
+	return f.broken6.Swap(false)
 }
 
 // preferIPv4 reports whether a dial to a destination with no winner of its
@@ -92,6 +105,10 @@ func (f *families) preferIPv4(now time.Time) bool {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if !f.local && !now.Before(f.heldUntil) {
+		f.broken6.Store(false) // another process's verdict, expired
+		return false
+	}
 	if now.Sub(f.probedAt) >= familyProbeEvery {
 		f.probedAt = now
 		return false // this dial is the probe

@@ -51,6 +51,13 @@ type Hooks struct {
 	// BreakerChange is called whenever a destination's or an address's
 	// circuit breaker changes state.
 	BreakerChange func(info BreakerChange)
+
+	// FamilyChange is called when what the Dialer's own dials show of
+	// IPv6 changes: it is held broken, or a connection over it mends it
+	// (see NoteIPv6Broken). It is called from the dialing goroutine that
+	// saw it; a verdict given by NoteIPv6Broken, or its expiry, calls it
+	// not.
+	FamilyChange func(info FamilyChange)
 }
 
 // DialStartInfo describes a dial that begins.
@@ -152,5 +159,17 @@ func WithHooks(h Hooks) Option {
 // empty reports whether no hook is set.
 func (h *Hooks) empty() bool {
 	return h.DialStart == nil && h.DialDone == nil && h.Resolved == nil && h.Admission == nil &&
-		h.Attempt == nil && h.Retry == nil && h.BreakerChange == nil
+		h.Attempt == nil && h.Retry == nil && h.BreakerChange == nil && h.FamilyChange == nil
+}
+
+// FamilyChange describes a change of the Dialer's verdict on IPv6 (the
+// only family it holds broken: RFC 8305 prefers it, so only its failure
+// costs every new destination an attempt delay).
+type FamilyChange struct {
+	// IPv6Broken is the verdict: IPv6 attempts stalled while IPv4
+	// connected at two destinations (true), or one connected over IPv6
+	// while it was held broken (false).
+	IPv6Broken bool
+	// At is when the change was seen.
+	At time.Time
 }

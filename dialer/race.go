@@ -136,7 +136,9 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 				r.settle(&res)
 				drain()
 				if r.v6Suspect && res.addr.Addr().Unmap().Is4() {
-					d.families.failedBeside(c.t.key, time.Now(), d.cfg.memoryTTL)
+					if d.families.failedBeside(c.t.key, time.Now(), d.cfg.memoryTTL) {
+						d.familyChanged(true)
+					}
 				}
 				return res.conn, nil
 			}
@@ -202,7 +204,9 @@ func (r *race) settle(res *attemptResult) {
 	switch now := time.Now(); res.outcome {
 	case Connected:
 		r.d.learn(r.c.dst, res.addr, res.elapsed-res.handshake, res.handshake, res.timing, true, now)
-		r.d.families.worked(res.addr.Addr())
+		if r.d.families.worked(res.addr.Addr()) {
+			r.d.familyChanged(false)
+		}
 	case Failed:
 		r.c.dst.answered(now)
 	case LostSlow:

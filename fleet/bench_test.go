@@ -43,6 +43,13 @@ func BenchmarkHealthyDial(b *testing.B) {
 	}
 	dial(shared)
 	dial(alone)
+	// The first dial's estimate is published, once: not a healthy dial's.
+	for deadline := time.Now().Add(5 * time.Second); share.Stats().Sent == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatal("first estimate not published within 5s")
+		}
+	}
+	sent := share.Stats().Sent
 	before := r.commands(b)
 	var tShared, tAlone time.Duration
 	b.ResetTimer()
@@ -65,4 +72,39 @@ func BenchmarkHealthyDial(b *testing.B) {
 	b.ReportMetric(float64(tAlone.Microseconds())/n, "µs/alone_dial")
 	b.ReportMetric(float64(tShared)/float64(tAlone), "x_vs_alone")
 	b.ReportMetric(float64(cmds)/n, "redis_cmds/dial")
+	b.ReportMetric(float64(share.Stats().Sent-sent)/n, "msgs/dial")
+}
+
+// Healthy loopback dials with the estimate's rate limit off
+// (WithTimingInterval of a nanosecond): msgs/dial is how often the
+// destination's srtt moves by more than a quarter from what was last
+// published, the messages a steady path would cost without the limit.
+func BenchmarkTimingMoves(b *testing.B) {
+	r := newRedis(b)
+	h := dialtest.NewHealthy(b, "127.0.0.1:0")
+	share, err := fleet.New(r.client(b), fleet.WithPrefix("moves"), fleet.WithTimingInterval(time.Nanosecond))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer share.Close()
+	d, err := dialer.New(share.Option())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		c, err := d.DialContext(ctx, "tcp", h.String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
+	b.StopTimer()
+	time.Sleep(100 * time.Millisecond) // let the queue drain
+	st := share.Stats()
+	b.ReportMetric(float64(st.Sent+st.Dropped)/float64(b.N), "msgs/dial")
+	if st.Sent > 0 {
+		b.ReportMetric(float64(st.SentBytes)/float64(st.Sent), "bytes/msg")
+	}
 }

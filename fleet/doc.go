@@ -15,6 +15,16 @@
 // open time ends, one process per destination wins a lease and probes for
 // the fleet; the others keep failing fast until its probe closes them all.
 //
+// It shares two more things a process would otherwise learn alone. A
+// destination's round-trip estimate is published when a process first
+// learns it and when it moves by more than a quarter (at most once per
+// WithTimingInterval for the fleet), and seeds the first dial of the
+// processes that have none (dialer.Dialer.SeedTiming), which is then timed
+// by the path's history rather than by its address's class. A process
+// whose dials find IPv6 broken says so, for WithFamilyTTL, restated while
+// it stands; the others race IPv4 first on fresh destinations until then
+// (dialer.Dialer.NoteIPv6Broken) or until its IPv6 connects again.
+//
 // The Dialer's own state stays authoritative and its dials never wait on
 // Redis: healthy dials make no Redis command at all; messages go through a
 // bounded queue that a goroutine of the Share drains (dropping when full);

@@ -37,6 +37,10 @@ const (
 	DefaultHealthInterval = 5 * time.Second
 	// DefaultMaxReconnectWait caps the backoff between reconnects.
 	DefaultMaxReconnectWait = 5 * time.Second
+	// DefaultTimingInterval is WithTimingInterval's default.
+	DefaultTimingInterval = time.Minute
+	// DefaultFamilyTTL is WithFamilyTTL's default.
+	DefaultFamilyTTL = time.Minute
 )
 
 // Option configures a Share. Options are validated by New.
@@ -53,6 +57,10 @@ type config struct {
 	healthInterval   time.Duration
 	maxReconnectWait time.Duration
 	shareStalls      bool
+	shareTiming      bool
+	shareFamily      bool
+	timingInterval   time.Duration
+	familyTTL        time.Duration
 	logger           *zap.Logger
 }
 
@@ -67,6 +75,10 @@ func defaultConfig() config {
 		healthInterval:   DefaultHealthInterval,
 		maxReconnectWait: DefaultMaxReconnectWait,
 		shareStalls:      true,
+		shareTiming:      true,
+		shareFamily:      true,
+		timingInterval:   DefaultTimingInterval,
+		familyTTL:        DefaultFamilyTTL,
 		logger:           zap.NewNop(),
 	}
 }
@@ -160,6 +172,44 @@ func WithQueueSize(n int) Option {
 func WithoutStalls() Option {
 	return func(c *config) error {
 		c.shareStalls = false
+		return nil
+	}
+}
+
+// WithTimingInterval sets how often, at most, a process publishes a
+// destination's round-trip estimate again after its first: only when its
+// smoothed round trip has moved by more than a quarter since it last
+// shared it, and no sooner than this after. Default 1 min. It must be
+// positive.
+func WithTimingInterval(d time.Duration) Option {
+	return positive("WithTimingInterval", d, func(c *config) { c.timingInterval = d })
+}
+
+// WithFamilyTTL sets how long another process's word that IPv6 is broken
+// holds (the Dialer cuts it to its memory's ttl, 1 min by default). A
+// process whose own dials keep finding it broken says so again each half
+// ttl, unless another did. Default 1 min. It must be positive.
+func WithFamilyTTL(d time.Duration) Option {
+	return positive("WithFamilyTTL", d, func(c *config) { c.familyTTL = d })
+}
+
+// WithoutTiming stops sharing round-trip estimates (see
+// Dialer.SeedTiming). By default a destination's estimate is published
+// when a process first learns it and when it moves by more than a
+// quarter, and seeds the first dial of the processes that have none.
+func WithoutTiming() Option {
+	return func(c *config) error {
+		c.shareTiming = false
+		return nil
+	}
+}
+
+// WithoutFamily stops sharing whether IPv6 is broken (see
+// Dialer.NoteIPv6Broken). Share it only across processes whose IPv6 takes
+// the same path out: the hosts of one network.
+func WithoutFamily() Option {
+	return func(c *config) error {
+		c.shareFamily = false
 		return nil
 	}
 }

@@ -55,6 +55,17 @@ func (s *Share) subscribe(ctx context.Context) (*redis.PubSub, error) {
 		}
 		s.apply(message{kind: opened, dest: dest, until: time.UnixMilli(int64(z.Score))})
 	}
+	if s.cfg.shareFamily {
+		// The fleet's verdict on IPv6, if one stands.
+		left, err := s.client.PTTL(ctx, s.familyKey).Result()
+		if err != nil {
+			ps.Close()
+			return nil, err
+		}
+		if left > 0 {
+			s.apply(message{kind: v6broken, dest: familyDest, until: now.Add(left)})
+		}
+	}
 	return ps, nil
 }
 
@@ -86,23 +97,24 @@ func (s *Share) receive(ctx context.Context, ready chan struct{}) {
 			var err error
 			ps, err = s.subscribe(sub)
 			cancel()
-			if ready != nil {
-				close(ready)
-				ready = nil
-			}
 			if err != nil {
 				s.linkDown(err)
+				ready = started(ready)
 				continue
 			}
 			if !s.keep(ps) {
 				ps = nil
+				started(ready)
 				return
 			}
 			wait, pinged = firstReconnectWait, false
 			if !s.up.Load() && s.stats.linkSeen.Load() {
 				s.stats.reconnects.Add(1)
 			}
+			// Up before Attach returns: what the Dialer's first dials
+			// queue is sent, not dropped as if the link were down.
 			s.linkUp()
+			ready = started(ready)
 		}
 		msg, err := ps.ReceiveTimeout(ctx, s.cfg.healthInterval)
 		if err != nil {
@@ -130,6 +142,15 @@ func (s *Share) receive(ctx context.Context, ready chan struct{}) {
 			}
 		}
 	}
+}
+
+// started closes ready, if not nil, and returns nil: the first
+// subscription was tried.
+func started(ready chan struct{}) chan struct{} {
+	if ready != nil {
+		close(ready)
+	}
+	return nil
 }
 
 // keep makes ps the Share's subscription, which Close closes; false if
@@ -185,6 +206,21 @@ func (s *Share) apply(m message) {
 	case stall:
 		if s.cfg.shareStalls {
 			d.ChargeStall(m.dest)
+		}
+	case timing:
+		if s.cfg.shareTiming {
+			now := time.Now()
+			s.timings.heard(m.dest, now)
+			s.timings.offer(m.dest, seed{srtt: m.srtt, rttvar: m.rttvar, until: now.Add(seedTTL)}, now)
+		}
+	case v6broken:
+		if s.cfg.shareFamily {
+			s.heardBroken(time.Now())
+			d.NoteIPv6Broken(m.until)
+		}
+	case v6mended:
+		if s.cfg.shareFamily {
+			d.NoteIPv6Working()
 		}
 	}
 }

@@ -25,10 +25,17 @@ const maxRounds = 4096
 func (s *Share) send(ctx context.Context) {
 	defer s.wg.Done()
 	rounds := make(map[string]round)
+	// A verdict on IPv6 is said again while it stands (family.go).
+	refresh := time.NewTicker(s.cfg.familyTTL / 4)
+	defer refresh.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case now := <-refresh.C:
+			if m, ok := s.familyRefresh(now); ok && s.up.Load() {
+				s.publish(ctx, m, false)
+			}
 		case e := <-s.queue:
 			if e.kind == stall {
 				r := round{e.dialStart, e.try}
@@ -43,6 +50,9 @@ func (s *Share) send(ctx context.Context) {
 			if !s.up.Load() {
 				s.stats.dropped.Add(1) // alone: the open set is read again on reconnect
 				continue
+			}
+			if e.kind == timing && !s.fillTiming(&e.message) {
+				continue // forgotten since
 			}
 			s.publish(ctx, e.message, e.quiet)
 		}
@@ -61,8 +71,11 @@ func (s *Share) publish(ctx context.Context, m message, quiet bool) {
 	defer cancel()
 	payload := m.encode()
 	held := false
-	if m.kind != stall {
+	if m.kind.breaker() {
 		held = s.leases.take(m.dest, time.Now())
+	}
+	if m.kind == v6broken {
+		s.heardBroken(time.Now())
 	}
 	_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		now := time.Now()
@@ -78,6 +91,11 @@ func (s *Share) publish(ctx context.Context, m message, quiet bool) {
 			p.Do(ctx, "PEXPIRE", s.openKey, ms, "GT")
 		case closed:
 			p.ZRem(ctx, s.openKey, m.dest)
+		case v6broken:
+			// A process starting reads it (subscribe).
+			p.Set(ctx, s.familyKey, s.cfg.id, max(m.until.Sub(now), time.Millisecond))
+		case v6mended:
+			p.Del(ctx, s.familyKey)
 		}
 		switch {
 		case held && m.kind == closed:

@@ -27,7 +27,7 @@ type Share struct {
 	cfg    config
 	log    *zap.Logger
 
-	openKey, channel, probePrefix string
+	openKey, channel, probePrefix, familyKey string
 
 	d     *dialer.Dialer // set by Attach
 	queue chan event
@@ -54,6 +54,13 @@ type Share struct {
 	psMu   sync.Mutex
 	ps     *redis.PubSub
 	closed bool
+
+	// timings are the estimates shared (timing.go); localBroken is this
+	// process's own IPv6 verdict, brokenHeard when the fleet last heard
+	// one (Unix nanoseconds; family.go).
+	timings     timings
+	localBroken atomic.Bool
+	brokenHeard atomic.Int64
 
 	stats counters
 }
@@ -92,6 +99,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Share, error) {
 		openKey:     cfg.prefix + ":open",
 		channel:     cfg.prefix + ":events",
 		probePrefix: cfg.prefix + ":probe:",
+		familyKey:   cfg.prefix + ":ipv6broken",
 		queue:       make(chan event, cfg.queueSize),
 		leaseReqs:   make(chan leaseRequest, 1),
 	}
@@ -173,6 +181,12 @@ func (s *Share) Hooks() dialer.Hooks {
 	h := dialer.Hooks{BreakerChange: s.breakerChanged}
 	if s.cfg.shareStalls {
 		h.Attempt = s.attempted
+	}
+	if s.cfg.shareTiming {
+		h.DialStart, h.DialDone = s.dialStarting, s.dialDone
+	}
+	if s.cfg.shareFamily {
+		h.FamilyChange = s.familyChanged
 	}
 	return h
 }

@@ -15,12 +15,15 @@ type Stats struct {
 	ProbesWon, ProbesLost, ProbesAlone int64
 	// Reconnects counts the times the link came back after a loss.
 	Reconnects int64
+	// Seeded counts other processes' round-trip estimates the Dialer
+	// took for a destination it had none of (Dialer.SeedTiming).
+	Seeded int64
 }
 
 type counters struct {
 	sent, sentBytes, dropped, failed, received atomic.Int64
 	probesWon, probesLost, probesAlone         atomic.Int64
-	reconnects                                 atomic.Int64
+	reconnects, seeded                         atomic.Int64
 	linkSeen                                   atomic.Bool // a link state was logged
 }
 
@@ -31,6 +34,6 @@ func (s *Share) Stats() Stats {
 		Sent: c.sent.Load(), SentBytes: c.sentBytes.Load(), Dropped: c.dropped.Load(), Failed: c.failed.Load(),
 		Received:  c.received.Load(),
 		ProbesWon: c.probesWon.Load(), ProbesLost: c.probesLost.Load(), ProbesAlone: c.probesAlone.Load(),
-		Reconnects: c.reconnects.Load(),
+		Reconnects: c.reconnects.Load(), Seeded: c.seeded.Load(),
 	}
 }
