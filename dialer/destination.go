@@ -219,19 +219,6 @@ func (dst *destination) learn(a netip.AddrPort, tcp, tls time.Duration, late, wi
 	return dst.rtt.samples
 }
 
-// lostWhileSuspect notes that a, suspect, lost the race to a sibling. If a
-// has connected before (within the estimates' memory), the path is more
-// likely losing packets than a is dead, and the destination is marked
-// lossy, as a late answer marks it; an address that never connected (the
-// incident's ::1) says nothing about loss.
-func (dst *destination) lostWhileSuspect(a netip.AddrPort, now time.Time) {
-	dst.mu.Lock()
-	if e, ok := dst.addrRTT[a]; ok && e.samples > 0 {
-		dst.lateAt = now
-	}
-	dst.mu.Unlock()
-}
-
 // lossy reports whether the destination answered late (after its
 // attempt delay, or only after the kernel's SYN retransmission) within ttl.
 func (dst *destination) lossy(now time.Time, ttl time.Duration) bool {
@@ -252,20 +239,44 @@ func (dst *destination) answered(now time.Time) {
 	dst.mu.Unlock()
 }
 
-// recordStall remembers that a stalled (or lost a race while unanswered
-// past the attempt delay).
+// recordStall remembers that a stalled: the next dial starts elsewhere,
+// and the destination is not answering (admission, the memory's tiers)
+// until it connects again.
 func (dst *destination) recordStall(a netip.AddrPort, now time.Time) {
 	dst.mu.Lock()
+	dst.stalledLocked(a, now)
+	dst.lastStall = now
+	dst.refileLocked()
+	dst.mu.Unlock()
+}
+
+// recordLostSlow remembers that a lost a race while unanswered past its
+// attempt delay: the next dial starts elsewhere, as after a stall. But a
+// sibling won, so the destination answered: unlike recordStall this does
+// not mark it as stalling, or every dial whose other family lost slow
+// would leave the destination looking dead to admission (a far host's
+// burst waited for slots after it had answered).
+func (dst *destination) recordLostSlow(a netip.AddrPort, now time.Time) {
+	dst.mu.Lock()
+	dst.stalledLocked(a, now)
+	// If a has connected before (within the estimates' memory), the path is
+	// more likely losing packets than a is dead, and the destination is
+	// marked lossy, as a late answer marks it; an address that never
+	// connected (the incident's ::1) says nothing about loss.
+	if e, ok := dst.addrRTT[a]; ok && e.samples > 0 {
+		dst.lateAt = now
+	}
+	dst.mu.Unlock()
+}
+
+func (dst *destination) stalledLocked(a netip.AddrPort, now time.Time) {
 	if dst.stalled == nil || len(dst.stalled) >= maxStalledPerDestination {
 		dst.stalled = make(map[netip.AddrPort]time.Time)
 	}
 	dst.stalled[a] = now
-	dst.lastStall = now
 	if dst.winner == a {
 		dst.winner = netip.AddrPort{}
 	}
-	dst.refileLocked()
-	dst.mu.Unlock()
 }
 
 // resolutionHint returns what resolution needs from the memory, under one

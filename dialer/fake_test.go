@@ -21,6 +21,7 @@ type script struct {
 	stall     bool          // never answer (until the attempt's context ends)
 	ignoreCtx bool          // connect after `after` even if cancelled (a late winner)
 	refuseN   int           // refuse the first refuseN attempts, then connect
+	cancelLag time.Duration // a cancelled attempt returns this long after its context ends (a kernel tearing the socket down)
 	attempts  atomic.Int32
 }
 
@@ -101,6 +102,9 @@ func (f *fakeNet) dial(ctx context.Context, network string, a netip.AddrPort, _ 
 		select {
 		case <-timer.C:
 		case <-ctx.Done():
+			if s.cancelLag > 0 {
+				time.Sleep(s.cancelLag)
+			}
 			return nil, &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
 		}
 	} else {

@@ -210,8 +210,7 @@ func (r *race) settle(res *attemptResult) {
 	case Failed:
 		r.c.dst.answered(now)
 	case LostSlow:
-		r.c.dst.recordStall(res.addr, now)
-		r.c.dst.lostWhileSuspect(res.addr, now)
+		r.c.dst.recordLostSlow(res.addr, now)
 		if res.addr.Addr().Unmap().Is6() {
 			r.v6Suspect = true
 		}
