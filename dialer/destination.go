@@ -198,7 +198,7 @@ func (dst *destination) learn(a netip.AddrPort, tcp, tls time.Duration, late, wi
 		dst.refileLocked()
 	}
 	retransmitted := dst.rtt.retransmitted(tcp)
-	if late || retransmitted {
+	if (late || retransmitted) && mayLosePackets(a) {
 		dst.lateAt = now
 	}
 	if !retransmitted {
@@ -263,10 +263,21 @@ func (dst *destination) recordLostSlow(a netip.AddrPort, now time.Time) {
 	// more likely losing packets than a is dead, and the destination is
 	// marked lossy, as a late answer marks it; an address that never
 	// connected (the incident's ::1) says nothing about loss.
-	if e, ok := dst.addrRTT[a]; ok && e.samples > 0 {
+	if e, ok := dst.addrRTT[a]; ok && e.samples > 0 && mayLosePackets(a) {
 		dst.lateAt = now
 	}
 	dst.mu.Unlock()
+}
+
+// mayLosePackets reports whether a late answer from a can mean a lost
+// packet. Loopback loses none: its late answers are a busy CPU or a full
+// accept queue (an overloaded server, which is what a stall is), and
+// marking it lossy would stretch its stall bound past a second, beyond
+// the connect timeout of clients such as pgxpool's (1 s), which then never
+// see a stall confirmed and never trip the breaker (examples/clients'
+// TestPgx failed so on a loaded machine).
+func mayLosePackets(a netip.AddrPort) bool {
+	return classOf(a.Addr()) != classLoopback
 }
 
 func (dst *destination) stalledLocked(a netip.AddrPort, now time.Time) {

@@ -420,3 +420,35 @@ func TestLossyPathRacesFreshSYNs(t *testing.T) {
 		}
 	})
 }
+
+// Loopback loses no packets: a late answer from it (a busy CPU, a full
+// accept queue) does not mark its destination lossy, which would stretch
+// its stall bound past a second. A late answer from any other address
+// does.
+func TestLateLoopbackAnswersDoNotMakeThePathLossy(t *testing.T) {
+	const ttl = time.Minute
+	now := time.Now()
+	for _, tc := range []struct {
+		addr  string
+		lossy bool
+	}{
+		{"127.0.0.1:80", false},
+		{"[::1]:80", false},
+		{"[::ffff:127.0.0.2]:80", false},
+		{"192.168.1.10:80", true},
+		{"[2001:db8::1]:80", true},
+	} {
+		a := netip.MustParseAddrPort(tc.addr)
+		late := new(destination)
+		late.learn(a, time.Millisecond, 0, true, true, now)
+		lost := new(destination)
+		lost.learn(a, time.Millisecond, 0, false, true, now)
+		lost.recordLostSlow(a, now)
+		if got := late.lossy(now, ttl); got != tc.lossy {
+			t.Errorf("%v answered late: lossy %v, want %v", a, got, tc.lossy)
+		}
+		if got := lost.lossy(now, ttl); got != tc.lossy {
+			t.Errorf("%v, having connected, lost slow: lossy %v, want %v", a, got, tc.lossy)
+		}
+	}
+}
