@@ -74,20 +74,30 @@ func connectWithin(ap netip.AddrPort, wait time.Duration) (fd int, established b
 		syscall.Close(fd)
 		return -1, false, sysErr("connect "+ap.String(), err)
 	}
+	established, err = waitEstablished(fd, ap, wait)
+	if err != nil {
+		syscall.Close(fd)
+		return -1, false, err
+	}
+	return fd, established, nil
+}
+
+// waitEstablished waits up to wait for the pending connect on fd (to ap)
+// to complete; its error is the connect's.
+func waitEstablished(fd int, ap netip.AddrPort, wait time.Duration) (bool, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		if _, err := syscall.Getpeername(fd); err == nil {
-			return fd, true, nil
+			return true, nil
 		}
 		if soErr, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR); err != nil || soErr != 0 {
 			if err == nil {
 				err = syscall.Errno(soErr)
 			}
-			syscall.Close(fd)
-			return -1, false, sysErr("connect "+ap.String(), err)
+			return false, sysErr("connect "+ap.String(), err)
 		}
 		if time.Now().After(deadline) {
-			return fd, false, nil
+			return false, nil
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -1,18 +1,25 @@
 package dialtest
 
 import (
+	"cmp"
 	"errors"
 	"net/netip"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // fillWait is how long a filler connect may take before the accept queue is
 // considered full. A loopback handshake completes in microseconds, so a
 // connect still pending after this long had its SYN dropped.
 const fillWait = 200 * time.Millisecond
+
+// slowFillWait bounds the wait for a filler whose handshake was slow
+// although the queue had room (see queueFull).
+const slowFillWait = 5 * time.Second
 
 // maxFillers bounds the filling; with a backlog of 0, Linux queues one
 // connection, so one filler is all it takes.
@@ -67,6 +74,24 @@ func ListenStalled(address string) (*Stalled, error) {
 			return nil, err
 		}
 		if !established {
+			full, err := s.queueFull()
+			if err != nil {
+				syscall.Close(cfd)
+				s.Close()
+				return nil, err
+			}
+			if !full {
+				// Not a dropped SYN but a slow handshake (a loaded
+				// machine, or a host behind a lab's delay line): the
+				// queue has room, and this connect will fill it.
+				if established, err = waitEstablished(cfd, bound, slowFillWait); err != nil || !established {
+					syscall.Close(cfd)
+					s.Close()
+					return nil, cmp.Or(err, errors.New("dialtest: a connect to "+bound.String()+" neither completed nor was dropped"))
+				}
+				s.fillers = append(s.fillers, cfd)
+				continue
+			}
 			// The SYN was dropped: the queue is full. This socket is
 			// in SYN_SENT toward our own port; close it so that
 			// counts of SYN_SENT in users' tests start at zero.
@@ -77,6 +102,19 @@ func ListenStalled(address string) (*Stalled, error) {
 	}
 	s.Close()
 	return nil, errors.New("dialtest: accept queue of " + bound.String() + " did not fill")
+}
+
+// queueFull reports whether the listener's accept queue is full, as the
+// kernel reports it (TCP_INFO of a listening socket: tcpi_unacked is the
+// queue's length, tcpi_sacked its bound): a connect that is still pending
+// after fillWait proves nothing by itself, since a starved machine can be
+// slow to finish a handshake that found room.
+func (s *Stalled) queueFull() (bool, error) {
+	info, err := unix.GetsockoptTCPInfo(s.fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+	if err != nil {
+		return false, sysErr("getsockopt TCP_INFO", err)
+	}
+	return info.Unacked > info.Sacked, nil
 }
 
 // NewStalled is ListenStalled for tests: it calls tb.Fatal on error and
