@@ -125,7 +125,10 @@ type attemptResult struct {
 // the attempt's context that nothing keeps after the attempt (see
 // attemptCtx); otherwise the attempt gets a context of its own.
 func (d *Dialer) attempt(ctx context.Context, reusable *attemptCtx, b bounds, addr netip.AddrPort, key string, tm attemptTiming) attemptResult {
-	start := time.Now()
+	start := tm.launched
+	if start.IsZero() {
+		start = time.Now()
+	}
 	limit, stalls := start.Add(tm.stallAfter), true
 	if !b.deadline.After(limit) {
 		limit, stalls = b.deadline, false

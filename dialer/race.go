@@ -68,6 +68,7 @@ func (r *race) run(ctx context.Context) (net.Conn, error) {
 		key := c.led.keyOf(a)
 		lastStart = time.Now()
 		tm := d.timing(c.dst, a, lastStart)
+		tm.launched = lastStart
 		go func() { results <- d.attempt(rctx, nil, b, a, key, tm) }()
 		// The next address starts after the stagger; once none is left,
 		// the timer is for a fresh SYN (startFresh), at suspicion.

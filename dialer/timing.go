@@ -116,6 +116,11 @@ func (e *rtt) retransmitted(r time.Duration) bool {
 type attemptTiming struct {
 	delay, stallAfter, stagger time.Duration
 	own                        bool
+	// launched is when the race started the attempt's goroutine (zero for
+	// an attempt made in the dialing goroutine): the attempt is timed from
+	// then, as the race times its delay, so a goroutine that a loaded
+	// machine starts late does not make a suspect attempt look prompt.
+	launched time.Time
 }
 
 // timingOf times an attempt on a path with estimate e; lossy says the
