@@ -35,7 +35,7 @@ func (o *watcher) begin(ctx context.Context, d *Dialer, c *call, tls bool) conte
 	*o = watcher{on: true, hooks: d.cfg.hooks, report: reportFrom(ctx)}
 	o.start = DialStartInfo{Network: c.t.network, Destination: c.t.key, TLS: tls, Start: c.start}
 	if o.report != nil {
-		*o.report = Report{Network: c.t.network, Destination: c.t.key, TLS: tls, Start: c.start}
+		*o.report = Report{DialDoneInfo: DialDoneInfo{Network: c.t.network, Destination: c.t.key, TLS: tls, Start: c.start}}
 	}
 	for i := range o.hooks {
 		if fn := o.hooks[i].DialStart; fn != nil {
@@ -62,8 +62,7 @@ func (o *watcher) end(d *Dialer, c *call, conn net.Conn, err error) {
 		info.RTT = c.dst.srtt(time.Now(), d.cfg.memoryTTL)
 	}
 	if r := o.report; r != nil {
-		r.Elapsed, r.Winner, r.Tries, r.FailedFast, r.Probe, r.RTT, r.Err =
-			info.Elapsed, info.Winner, info.Tries, info.FailedFast, info.Probe, info.RTT, err
+		r.DialDoneInfo = info
 	}
 	for i := range o.hooks {
 		if fn := o.hooks[i].DialDone; fn != nil {

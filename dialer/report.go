@@ -3,7 +3,6 @@ package dialer
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -20,11 +19,10 @@ import (
 // asks for a report must not run at once. A second dial with the same
 // context starts the report afresh.
 type Report struct {
-	// Network and Destination are the dial's, as in DialStartInfo.
-	Network, Destination string
-	TLS                  bool
-	Start                time.Time
-	Elapsed              time.Duration
+	// DialDoneInfo is how the dial ended, as the DialDone hook sees it:
+	// the network and destination, start, elapsed time, winner, rounds,
+	// whether it failed fast or was the probe, the rtt estimate, the error.
+	DialDoneInfo
 
 	// Resolutions are the resolver's answers, in the order they came.
 	Resolutions []ResolveInfo
@@ -36,16 +34,6 @@ type Report struct {
 	Attempts []AttemptInfo
 	// Retries are the retries decided, in order.
 	Retries []RetryInfo
-
-	// Winner is the address connected to, zero when the dial failed.
-	Winner netip.AddrPort
-	// Tries, FailedFast, Probe and RTT are as in DialDoneInfo.
-	Tries      int
-	FailedFast bool
-	Probe      bool
-	RTT        time.Duration
-	// Err is the error the dial returned.
-	Err error
 }
 
 type reportKey struct{}

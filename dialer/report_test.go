@@ -19,13 +19,13 @@ func TestReportStringNamesEachAttemptsFamily(t *testing.T) {
 	v4 := netip.MustParseAddrPort("127.0.0.1:8080")
 	mapped := netip.AddrPortFrom(netip.AddrFrom16(v4.Addr().As16()), 8080)
 	rep := dialer.Report{
-		Network: "tcp", Destination: "incident.test:8080", Start: start, Elapsed: 11 * time.Millisecond,
+		DialDoneInfo: dialer.DialDoneInfo{Network: "tcp", Destination: "incident.test:8080", Start: start, Elapsed: 11 * time.Millisecond,
+			Winner: v4, Tries: 1},
 		Attempts: []dialer.AttemptInfo{ // in the order they ended
 			{Address: v4, Try: 1, Start: start.Add(10 * time.Millisecond), Elapsed: time.Millisecond, Outcome: dialer.Connected},
 			{Address: v6, Try: 1, Start: start, Elapsed: 11 * time.Millisecond, Outcome: dialer.LostSlow, Err: errors.New("lost")},
 			{Address: mapped, Try: 1, Start: start.Add(time.Millisecond), Elapsed: time.Millisecond, Outcome: dialer.Failed, Err: errors.New("refused")},
 		},
-		Winner: v4, Tries: 1,
 	}
 	lines := strings.Split(strings.TrimSuffix(rep.String(), "\n"), "\n")
 	want := []string{
